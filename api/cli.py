@@ -1,0 +1,316 @@
+"""The ``sslpt`` command: run the service (up, api, worker, db) and use it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from api.client import ApiClientError, SslptClient
+from api.settings import get_settings
+
+app = typer.Typer(help="Self-supervised pretraining service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
+datasets_app = typer.Typer(help="Register and list datasets.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(datasets_app, name="datasets")
+console = Console()
+err_console = Console(stderr=True)
+
+FINISHED = {"succeeded", "failed", "cancelled"}
+ApiUrl = Annotated[
+    str | None, typer.Option("--api-url", envvar="SSLPT_API_URL", help="API base URL.")
+]
+
+
+def _client(api_url: str | None) -> SslptClient:
+    return SslptClient(api_url or get_settings().resolved_api_url)
+
+
+def _print_json(data: Any) -> None:
+    console.print_json(json.dumps(data))
+
+
+def _fail(error: ApiClientError) -> typer.Exit:
+    err_console.print(f"[red]error[/red] {error.status} {error.code}: {error.message}")
+    if error.details:
+        err_console.print_json(json.dumps(error.details))
+    return typer.Exit(1)
+
+
+# ---- running the service ----------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: newest)."""
+    from api.persistence.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.resolved_database_url, revision)
+    console.print(f"database at {settings.resolved_database_url} is at revision {revision}")
+
+
+@app.command("api")
+def run_api() -> None:
+    """Serve the HTTP API (uvicorn) on SSLPT_HOST:SSLPT_PORT."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("api.main:create_app", factory=True, host=settings.host, port=settings.port)
+
+
+@app.command("worker")
+def run_worker(
+    loglevel: str = "INFO",
+) -> None:
+    """Run one Celery worker process: one job at a time (prefetch 1)."""
+    from worker.celery_app import QUEUE, celery_app
+
+    celery_app.worker_main(
+        [
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            f"--queues={QUEUE}",
+            f"--loglevel={loglevel}",
+            f"--hostname=sslpt-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@app.command("up")
+def up() -> None:
+    """Migrate, then run the API and one worker until Ctrl-C / SIGTERM (embedded default)."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db_upgrade()
+    base = [sys.executable, "-m", "api.cli"]
+    children = [subprocess.Popen([*base, "worker"]), subprocess.Popen([*base, "api"])]
+    console.print(
+        f"[bold green]sslpt is up:[/bold green] {settings.resolved_api_url}  (API docs: /docs)"
+    )
+
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping and all(c.poll() is None for c in children):
+        time.sleep(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    for child in children:
+        try:
+            child.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    if not stopping:
+        raise typer.Exit(1)  # a child died on its own
+    console.print("sslpt stopped")
+
+
+# ---- using the service ------------------------------------------------------------
+
+
+@app.command("methods")
+def list_methods(api_url: ApiUrl = None) -> None:
+    """List the SSL methods the server offers."""
+    try:
+        methods = _client(api_url).methods()
+    except ApiClientError as error:
+        raise _fail(error) from error
+    table = Table("name", "family", "collapse prevention", "paper")
+    for m in methods:
+        table.add_row(m["name"], m["family"], m["collapse_prevention"], m["paper"])
+    console.print(table)
+
+
+@datasets_app.command("add")
+def datasets_add(name: str, path: Path, api_url: ApiUrl = None) -> None:
+    """Register a folder of images on the server (class sub-folders become labels)."""
+    try:
+        dataset = _client(api_url).add_dataset(name, str(path.expanduser().resolve()))
+    except ApiClientError as error:
+        raise _fail(error) from error
+    _print_json(dataset)
+
+
+@datasets_app.command("list")
+def datasets_list(api_url: ApiUrl = None) -> None:
+    """List registered datasets."""
+    try:
+        page = _client(api_url).datasets()
+    except ApiClientError as error:
+        raise _fail(error) from error
+    table = Table("id", "name", "images", "classes", "unreadable")
+    for d in page["items"]:
+        table.add_row(
+            d["id"],
+            d["name"],
+            str(d["image_count"]),
+            str(len(d["classes"])),
+            str(d["unreadable_count"]),
+        )
+    console.print(table)
+
+
+def _parse_params(params: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in params:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+@app.command("submit")
+def submit(
+    dataset: Annotated[str, typer.Option(help="Dataset id.")],
+    method: Annotated[str, typer.Option(help="Method name (sslpt methods).")] = "simclr",
+    epochs: int = 10,
+    batch_size: int = 128,
+    backbone: str | None = None,
+    image_size: int | None = None,
+    seed: int = 0,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Hyperparameter KEY=VALUE.")
+    ] = None,
+    idempotency_key: str | None = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """Submit a pretraining job; prints its id."""
+    spec: dict[str, Any] = {
+        "method": method,
+        "dataset_id": dataset,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "hyperparameters": _parse_params(param or []),
+    }
+    if backbone:
+        spec["backbone"] = backbone
+    if image_size:
+        spec["image_size"] = image_size
+    try:
+        job = _client(api_url).submit(spec, idempotency_key)
+    except ApiClientError as error:
+        raise _fail(error) from error
+    console.print(job["id"])
+
+
+@app.command("jobs")
+def list_jobs(
+    status: Annotated[list[str] | None, typer.Option(help="Filter by status (repeatable).")] = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """List jobs, newest first."""
+    try:
+        page = _client(api_url).jobs(status)
+    except ApiClientError as error:
+        raise _fail(error) from error
+    table = Table("id", "method", "status", "progress", "model")
+    for j in page["items"]:
+        table.add_row(
+            j["id"],
+            j["method"],
+            j["status"],
+            f"{j['progress']['fraction']:.0%}",
+            j["model_id"] or "",
+        )
+    console.print(table)
+
+
+@app.command("job")
+def show_job(job_id: str, api_url: ApiUrl = None) -> None:
+    """Show one job as JSON."""
+    try:
+        _print_json(_client(api_url).job(job_id))
+    except ApiClientError as error:
+        raise _fail(error) from error
+
+
+@app.command("cancel")
+def cancel(job_id: str, api_url: ApiUrl = None) -> None:
+    """Ask a job to stop (it checkpoints first)."""
+    try:
+        job = _client(api_url).cancel(job_id)
+    except ApiClientError as error:
+        raise _fail(error) from error
+    console.print(f"{job_id}: {job['status']}")
+
+
+@app.command("watch")
+def watch(job_id: str, interval: float = 2.0, api_url: ApiUrl = None) -> None:
+    """Show a progress bar until the job ends; exit code 0 only if it succeeded."""
+    client = _client(api_url)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(job_id[:8], total=1.0, info="")
+        while True:
+            try:
+                job = client.job(job_id)
+            except ApiClientError as error:
+                raise _fail(error) from error
+            p = job["progress"]
+            speed = f"{p['images_per_sec']:.0f} img/s" if p["images_per_sec"] else ""
+            loss = job["latest_metrics"].get("loss")
+            info = f"{job['status']} epoch {p['epoch']} step {p['step']}/{p['total_steps']} {speed}"
+            if loss is not None:
+                info += f" loss {loss:.4f}"
+            bar.update(task, completed=p["fraction"], info=info)
+            if job["status"] in FINISHED:
+                break
+            time.sleep(interval)
+    if job["status"] != "succeeded":
+        err_console.print(f"job {job_id} {job['status']}: {job['failure_reason'] or ''}")
+        raise typer.Exit(1)
+    console.print(f"job {job_id} succeeded; model {job['model_id']}")
+
+
+@app.command("embed")
+def embed(
+    model_id: str,
+    files: list[Path],
+    normalize: bool = False,
+    api_url: ApiUrl = None,
+) -> None:
+    """Embed image FILES with a trained model; prints the JSON response."""
+    try:
+        _print_json(_client(api_url).embed(model_id, files, normalize))
+    except ApiClientError as error:
+        raise _fail(error) from error
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""SQLAlchemy models and the plain functions that read and write them."""

@@ -1,0 +1,191 @@
+"""Job rows and their state machine: every transition is one conditional UPDATE + an event.
+
+The database row is the truth (DESIGN.md section 3). A transition names the states it may
+start from; the UPDATE only matches a row still in the state we read, so two processes
+racing (a duplicate delivery, a cancel during completion) cannot both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from api.persistence.models import FINISHED_STATUSES, Job, JobEvent, JobStatus, utcnow
+
+S = JobStatus
+# Which states each state may move to. Anything else is refused.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED, S.FAILED}),
+    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLING, S.INTERRUPTED}),
+    S.CANCELLING: frozenset({S.CANCELLED, S.FAILED, S.SUCCEEDED}),
+    S.INTERRUPTED: frozenset({S.RUNNING, S.CANCELLED, S.FAILED}),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+MAX_CAS_RETRIES = 5
+
+
+def create_job(session: Session, **fields: Any) -> Job:
+    """Insert a queued job and its first event."""
+    job = Job(status=S.QUEUED, **fields)
+    session.add(job)
+    session.flush()
+    add_event(session, job.id, "transition", None, S.QUEUED, "submitted")
+    return job
+
+
+def get_job(session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def get_job_by_idempotency_key(session: Session, key: str) -> Job | None:
+    return session.scalars(select(Job).where(Job.idempotency_key == key)).first()
+
+
+def list_jobs(
+    session: Session, *, status: Sequence[str] | None, limit: int, offset: int
+) -> tuple[list[Job], int]:
+    """A page of jobs, newest first, and the total count for the filter."""
+    query = select(Job)
+    if status:
+        query = query.where(Job.status.in_(status))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def add_event(
+    session: Session,
+    job_id: str,
+    kind: str,
+    from_status: str | None,
+    to_status: str | None,
+    reason: str,
+) -> None:
+    session.add(
+        JobEvent(
+            job_id=job_id, kind=kind, from_status=from_status, to_status=to_status, reason=reason
+        )
+    )
+
+
+def list_events(session: Session, job_id: str) -> list[JobEvent]:
+    query = select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
+    return list(session.scalars(query).all())
+
+
+def transition(
+    session: Session,
+    job_id: str,
+    to: JobStatus,
+    reason: str,
+    *,
+    allowed_from: Collection[JobStatus] | None = None,
+    **fields: Any,
+) -> bool:
+    """Move ``job_id`` to ``to`` if its current state allows it; record the event.
+
+    ``allowed_from`` narrows the legal source states further (e.g. only a running job
+    may be marked succeeded by its worker). Returns False when the job is not in a
+    state that may move to ``to`` (nothing is written then).
+    """
+    for _ in range(MAX_CAS_RETRIES):
+        current = session.scalar(select(Job.status).where(Job.id == job_id))
+        if current is None:
+            return False
+        current_status = JobStatus(current)
+        if to not in TRANSITIONS[current_status]:
+            return False
+        if allowed_from is not None and current_status not in allowed_from:
+            return False
+        values: dict[str, Any] = {"status": to, "updated_at": utcnow(), **fields}
+        if to in FINISHED_STATUSES:
+            values.setdefault("finished_at", utcnow())
+            values.setdefault("lease_owner", None)
+            values.setdefault("lease_expires_at", None)
+        result = session.execute(
+            update(Job).where(Job.id == job_id, Job.status == current_status).values(**values)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            add_event(session, job_id, "transition", current_status, to, reason)
+            session.flush()
+            return True
+    return False
+
+
+def claim(session: Session, job_id: str, owner: str, lease: timedelta) -> bool:
+    """Take a queued/interrupted job (or a running one whose lease ran out) for ``owner``.
+
+    One conditional UPDATE: a second delivery of the same message, or a second worker,
+    finds the row no longer claimable and does nothing.
+    """
+    now = utcnow()
+    current = session.get(Job, job_id)
+    if current is None:
+        return False
+    from_status = current.status
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            or_(
+                Job.status.in_([S.QUEUED, S.INTERRUPTED]),
+                (Job.status == S.RUNNING) & (Job.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status=S.RUNNING,
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            attempts=Job.attempts + 1,
+            started_at=func.coalesce(Job.started_at, now),
+            updated_at=now,
+        )
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    add_event(session, job_id, "transition", from_status, S.RUNNING, f"claimed by {owner}")
+    session.flush()
+    return True
+
+
+def renew_lease(session: Session, job_id: str, owner: str, lease: timedelta) -> str | None:
+    """Extend the lease if ``owner`` still holds it; return the job's status, or None if lost."""
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.lease_owner == owner,
+            Job.status.in_([S.RUNNING, S.CANCELLING]),
+        )
+        .values(lease_expires_at=utcnow() + lease)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.scalar(select(Job.status).where(Job.id == job_id))
+
+
+def update_progress(session: Session, job_id: str, owner: str, **fields: Any) -> None:
+    """Write progress columns while ``owner`` holds the job (a lost lease writes nothing)."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner)
+        .values(updated_at=utcnow(), **fields)
+    )
+
+
+def expired_leases(session: Session, now: datetime) -> list[Job]:
+    """Running or cancelling jobs whose worker stopped renewing its lease."""
+    query = select(Job).where(Job.status.in_([S.RUNNING, S.CANCELLING]), Job.lease_expires_at < now)
+    return list(session.scalars(query).all())
+
+
+def jobs_in_status(session: Session, statuses: Collection[JobStatus]) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.status.in_(list(statuses)))).all())

@@ -1,0 +1,42 @@
+"""Metric series: one row per (job, step, name); a re-written step replaces, never duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from api.persistence.models import Metric
+
+
+def record_metrics(
+    session: Session, job_id: str, step: int, epoch: int, values: Mapping[str, float]
+) -> None:
+    """Store ``values`` at ``step``; a step replayed after a resume overwrites its rows."""
+    if not values:
+        return
+    session.execute(
+        delete(Metric).where(
+            Metric.job_id == job_id, Metric.step == step, Metric.name.in_(list(values))
+        )
+    )
+    session.add_all(
+        Metric(job_id=job_id, step=step, epoch=epoch, name=name, value=float(value))
+        for name, value in values.items()
+    )
+
+
+def metric_series(
+    session: Session,
+    job_id: str,
+    *,
+    since_step: int = 0,
+    names: list[str] | None = None,
+    limit: int = 10_000,
+) -> list[Metric]:
+    query = select(Metric).where(Metric.job_id == job_id, Metric.step > since_step)
+    if names:
+        query = query.where(Metric.name.in_(names))
+    query = query.order_by(Metric.step, Metric.name).limit(limit)
+    return list(session.scalars(query).all())

@@ -1,0 +1,100 @@
+"""Datasets: folders of images on the server, scanned once when registered."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import SessionDep
+from api.errors import ApiError, not_found
+from api.persistence import datasets
+from api.persistence.models import Dataset
+from api.schemas.common import Page
+from api.schemas.datasets import DatasetCreate, DatasetOut
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+MAX_LISTED_UNREADABLE = 100
+
+
+def dataset_out(dataset: Dataset) -> DatasetOut:
+    return DatasetOut(
+        id=dataset.id,
+        name=dataset.name,
+        path=dataset.path,
+        image_count=dataset.image_count,
+        labeled=bool(dataset.classes),
+        classes=list(dataset.classes),
+        class_counts=dict(dataset.class_counts),
+        unreadable_count=len(dataset.unreadable),
+        unreadable=list(dataset.unreadable[:MAX_LISTED_UNREADABLE]),
+        size_stats=dict(dataset.size_stats),
+        total_bytes=dataset.total_bytes,
+        created_at=dataset.created_at,
+    )
+
+
+def scan_folder(path: Path) -> dict[str, Any]:
+    """Scan ``path`` and return the dataset row's fields."""
+    from ssl_engine.data.scan import scan_image_folder
+
+    scan = scan_image_folder(path)
+    class_counts: dict[str, int] = {}
+    if scan.labels is not None:
+        for label in scan.labels:
+            name = scan.classes[label]
+            class_counts[name] = class_counts.get(name, 0) + 1
+    return {
+        "image_count": len(scan.files),
+        "classes": list(scan.classes),
+        "class_counts": class_counts,
+        "unreadable": [{"path": u.path, "reason": u.reason} for u in scan.unreadable],
+        "size_stats": {
+            "width": asdict(scan.width_stats),
+            "height": asdict(scan.height_stats),
+        },
+        "total_bytes": scan.total_bytes,
+    }
+
+
+@router.post("", response_model=DatasetOut, status_code=201)
+def register_dataset(body: DatasetCreate, session: SessionDep) -> DatasetOut:
+    """Register a server-side folder of images (class sub-folders become labels)."""
+    path = Path(body.path).expanduser()
+    if not path.is_absolute():
+        raise ApiError(422, "invalid_path", "path must be absolute", {"path": body.path})
+    path = path.resolve()
+    if not path.is_dir():
+        raise ApiError(422, "invalid_path", f"no folder at {body.path}", {"path": body.path})
+    fields = scan_folder(path)
+    if fields["image_count"] == 0:
+        raise ApiError(
+            422,
+            "empty_dataset",
+            f"no readable image (JPEG/PNG/WebP/BMP) under {path}",
+            {"unreadable": fields["unreadable"][:MAX_LISTED_UNREADABLE]},
+        )
+    dataset = datasets.create_dataset(session, name=body.name, path=str(path), **fields)
+    return dataset_out(dataset)
+
+
+@router.get("", response_model=Page[DatasetOut])
+def list_datasets(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[DatasetOut]:
+    """Registered datasets, newest first."""
+    rows, total = datasets.list_datasets(session, limit=limit, offset=offset)
+    return Page(items=[dataset_out(d) for d in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{dataset_id}", response_model=DatasetOut)
+def get_dataset(dataset_id: str, session: SessionDep) -> DatasetOut:
+    """One dataset with its scan statistics."""
+    dataset = datasets.get_dataset(session, dataset_id)
+    if dataset is None:
+        raise not_found("dataset", dataset_id)
+    return dataset_out(dataset)

@@ -1,0 +1,229 @@
+"""Pretraining jobs: submit, list, inspect, follow metrics and events, cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import CeleryDep, SessionDep
+from api.errors import ApiError, not_found, validation_error
+from api.method_catalog import validate_method_options
+from api.persistence import datasets, jobs, metrics
+from api.persistence.models import FINISHED_STATUSES, Job, JobStatus
+from api.queue import publish_job
+from api.schemas.common import Page
+from api.schemas.jobs import (
+    JobCreate,
+    JobEventOut,
+    JobOut,
+    MetricPoint,
+    MetricSeries,
+    Progress,
+)
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+STANDARD_SIZES = (16, 32, 64, 96, 128, 160, 192, 224)
+
+
+def job_out(job: Job) -> JobOut:
+    fraction = job.step / job.total_steps if job.total_steps else 0.0
+    if job.status == JobStatus.SUCCEEDED:
+        fraction = 1.0
+    return JobOut(
+        id=job.id,
+        method=job.method,
+        dataset_id=job.dataset_id,
+        backbone=job.backbone,
+        image_size=job.image_size,
+        epochs=job.epochs,
+        batch_size=job.batch_size,
+        seed=job.seed,
+        hyperparameters=dict(job.hyperparameters),
+        training=dict(job.training),
+        status=job.status,
+        attempts=job.attempts,
+        progress=Progress(
+            epoch=job.epoch,
+            step=job.step,
+            total_steps=job.total_steps,
+            fraction=round(min(fraction, 1.0), 4),
+            images_per_sec=job.images_per_sec,
+            eta_seconds=job.eta_seconds,
+        ),
+        latest_metrics=dict(job.latest_metrics),
+        failure_reason=job.failure_reason,
+        model_id=job.model_id,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+def default_image_size(size_stats: dict[str, dict[str, float]]) -> int:
+    """The largest standard size not above the mean image side: never upsample by default."""
+    side = min(
+        size_stats.get("width", {}).get("mean", 32), size_stats.get("height", {}).get("mean", 32)
+    )
+    return max((s for s in STANDARD_SIZES if s <= side), default=STANDARD_SIZES[0])
+
+
+def request_hash(body: JobCreate) -> str:
+    return hashlib.sha256(
+        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()
+
+
+def get_job_or_404(session: SessionDep, job_id: str) -> Job:
+    job = jobs.get_job(session, job_id)
+    if job is None:
+        raise not_found("job", job_id)
+    return job
+
+
+@router.post("", response_model=JobOut, status_code=201)
+def submit_job(
+    body: JobCreate,
+    session: SessionDep,
+    celery: CeleryDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JobOut:
+    """Validate against the method's hyperparameter model, store the job, queue it."""
+    digest = request_hash(body)
+    if idempotency_key:
+        existing = jobs.get_job_by_idempotency_key(session, idempotency_key)
+        if existing is not None:
+            return _replay(existing, digest, response)
+    backbone, hyperparameters = validate_method_options(
+        body.method, body.backbone, body.hyperparameters
+    )
+    dataset = datasets.get_dataset(session, body.dataset_id)
+    if dataset is None:
+        raise validation_error(
+            [{"field": "dataset_id", "message": f"no dataset with id {body.dataset_id!r}"}]
+        )
+    if body.batch_size > dataset.image_count:
+        raise validation_error(
+            [
+                {
+                    "field": "batch_size",
+                    "message": f"batch_size {body.batch_size} exceeds the dataset's "
+                    f"{dataset.image_count} images",
+                }
+            ]
+        )
+    try:
+        job = jobs.create_job(
+            session,
+            method=body.method,
+            dataset_id=dataset.id,
+            backbone=backbone,
+            image_size=body.image_size or default_image_size(dataset.size_stats),
+            epochs=body.epochs,
+            batch_size=body.batch_size,
+            seed=body.seed,
+            hyperparameters=hyperparameters,
+            training=body.training.model_dump(mode="json"),
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+        )
+        session.commit()
+    except IntegrityError:  # a concurrent request with the same key won the insert
+        session.rollback()
+        existing = jobs.get_job_by_idempotency_key(session, idempotency_key or "")
+        if existing is None:
+            raise
+        return _replay(existing, digest, response)
+    try:
+        publish_job(celery, job.id)
+    except ApiError:
+        session.delete(job)  # nothing half-created: no queued row without a message
+        session.commit()
+        raise
+    return job_out(job)
+
+
+def _replay(existing: Job, digest: str, response: Response) -> JobOut:
+    if existing.request_hash != digest:
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            "this Idempotency-Key was used with a different request body",
+            {"job_id": existing.id},
+        )
+    response.status_code = 200
+    return job_out(existing)
+
+
+@router.get("", response_model=Page[JobOut])
+def list_jobs(
+    session: SessionDep,
+    status: Annotated[list[JobStatus] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[JobOut]:
+    """Jobs, newest first; ``status`` may repeat to filter on several states."""
+    rows, total = jobs.list_jobs(
+        session, status=[str(s) for s in status or []], limit=limit, offset=offset
+    )
+    return Page(items=[job_out(j) for j in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def get_job(job_id: str, session: SessionDep) -> JobOut:
+    """Status, progress, latest metrics, failure reason and model id of one job."""
+    return job_out(get_job_or_404(session, job_id))
+
+
+@router.get("/{job_id}/metrics", response_model=MetricSeries)
+def get_metrics(
+    job_id: str,
+    session: SessionDep,
+    since_step: Annotated[int, Query(ge=0)] = 0,
+    name: Annotated[list[str] | None, Query()] = None,
+) -> MetricSeries:
+    """Metric series by name, for steps after ``since_step``."""
+    get_job_or_404(session, job_id)
+    series: dict[str, list[MetricPoint]] = {}
+    for row in metrics.metric_series(session, job_id, since_step=since_step, names=name):
+        series.setdefault(row.name, []).append(
+            MetricPoint(step=row.step, epoch=row.epoch, value=row.value)
+        )
+    return MetricSeries(job_id=job_id, series=series)
+
+
+@router.get("/{job_id}/events", response_model=list[JobEventOut])
+def get_events(job_id: str, session: SessionDep) -> list[JobEventOut]:
+    """Every state transition (with its reason) and trainer event, oldest first."""
+    get_job_or_404(session, job_id)
+    return [JobEventOut.model_validate(e) for e in jobs.list_events(session, job_id)]
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut, status_code=202)
+def cancel_job(job_id: str, session: SessionDep) -> JobOut:
+    """Cancel: a waiting job at once; a running one checkpoints and stops (cooperative)."""
+    job = get_job_or_404(session, job_id)
+    if job.status in FINISHED_STATUSES:
+        raise ApiError(409, "job_finished", f"job {job_id} already {job.status}")
+    reason = "cancel requested over HTTP"
+    if not (
+        jobs.transition(
+            session,
+            job_id,
+            JobStatus.CANCELLED,
+            reason,
+            allowed_from={JobStatus.QUEUED, JobStatus.INTERRUPTED},
+        )
+        or jobs.transition(
+            session, job_id, JobStatus.CANCELLING, reason, allowed_from={JobStatus.RUNNING}
+        )
+        or job.status == JobStatus.CANCELLING
+    ):
+        session.refresh(job)
+        raise ApiError(409, "job_finished", f"job {job_id} already {job.status}")
+    session.refresh(job)
+    return job_out(job)

@@ -1,0 +1,73 @@
+"""One settings object for every process (API, worker, CLI), read from ``SSLPT_*``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Defaults give the embedded mode: SQLite + kombu filesystem broker under data_dir."""
+
+    model_config = SettingsConfigDict(env_prefix="SSLPT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".sslpt"), description="Artifacts, caches, SQLite, broker.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/sslpt.db."
+    )
+    broker_url: str | None = Field(
+        None, description="Celery broker; default kombu filesystem:// under data_dir."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    api_url: str | None = Field(None, description="Where the CLI finds the API.")
+    device: str = Field("auto", description="Training/serving device: auto, cpu, cuda, cuda:N.")
+    torch_threads: int = Field(0, ge=0, description="torch CPU threads; 0 = torch default.")
+    lease_seconds: int = Field(120, ge=5, description="A running job's lease length.")
+    max_job_attempts: int = Field(3, ge=1, description="Tries before a lost job fails.")
+    reconcile_interval_seconds: float = Field(
+        30.0, gt=0, description="How often the API re-queues jobs whose worker was lost."
+    )
+    max_embed_images: int = Field(64, ge=1, description="Images per embed request.")
+    max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Per embed request.")
+    model_cache_size: int = Field(4, ge=1, description="Models kept loaded for serving.")
+    progress_every_steps: int = Field(5, ge=1, description="Metrics/progress write interval.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'sslpt.db').resolve()}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def uses_filesystem_broker(self) -> bool:
+        return self.resolved_broker_url.startswith("filesystem://")
+
+    @property
+    def broker_dir(self) -> Path:
+        return (self.data_dir / "broker").resolve()
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return (self.data_dir / "artifacts").resolve()
+
+    @property
+    def cache_dir(self) -> Path:
+        return (self.data_dir / "cache").resolve()
+
+    @property
+    def resolved_api_url(self) -> str:
+        return self.api_url or f"http://{self.host}:{self.port}"
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.artifacts_dir / "jobs" / job_id
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""SSL methods, one file each; ``registry`` maps names to classes."""

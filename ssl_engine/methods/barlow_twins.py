@@ -1,0 +1,133 @@
+"""Barlow Twins: make the cross-correlation of two views' embeddings the identity.
+
+Zbontar, Jing, Misra, LeCun and Deny, "Barlow Twins: Self-Supervised Learning via
+Redundancy Reduction", ICML 2021 (arXiv:2103.03230).
+
+Energy view: E(x, y) is the cosine distance between encoded views. Collapse is prevented
+by a regulariser on the batch statistics: the diagonal of the (P, P) cross-correlation is
+pulled to 1 (invariance to augmentation) and the off-diagonal to 0 (each feature carries
+information the others do not), so a constant embedding cannot be a minimum.
+
+    view 1 -> backbone -> projector -> z1 (B, P) --\
+    view 2 -> backbone -> projector -> z2 (B, P) --> C (P, P) -> sum_i (1 - C_ii)^2
+                                                                 + lambda sum_{i!=j} C_ij^2
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor
+
+from ssl_engine.augment import ViewAugment
+from ssl_engine.augment.presets import byol_configs
+from ssl_engine.backbones import build_backbone
+from ssl_engine.heads import mlp
+from ssl_engine.losses.regularized import (
+    barlow_invariance_term,
+    barlow_redundancy_term,
+    cross_correlation,
+)
+from ssl_engine.methods.base import (
+    Batch,
+    CollapsePrevention,
+    Family,
+    Hyperparameters,
+    Method,
+    OptimizerDefaults,
+    StepOutput,
+)
+
+
+class BarlowTwinsHyperparameters(Hyperparameters):
+    """Barlow Twins' knobs; paper defaults except where marked as CIFAR-scale."""
+
+    redundancy_weight: float = Field(
+        5e-3,
+        gt=0,
+        le=1,
+        description="lambda, the weight of the off-diagonal (redundancy) term (paper: 5e-3).",
+    )
+    projection_dim: int = Field(
+        2048,
+        ge=8,
+        le=16384,
+        description=(
+            "Output size of the projector. The paper's 8192 is for ResNet-50 on ImageNet; "
+            "2048, as in common CIFAR recipes (solo-learn, lightly), fits a ResNet-18."
+        ),
+    )
+    projection_hidden_dim: int = Field(
+        2048,
+        ge=8,
+        le=16384,
+        description="Hidden size of the projector (paper: 8192; 2048 at CIFAR scale).",
+    )
+    projection_layers: int = Field(
+        3, ge=1, le=4, description="Linear layers in the projector (paper: 3)."
+    )
+
+
+class BarlowTwins(Method):
+    """Backbone + projector; the views' cross-correlation is driven to the identity."""
+
+    name: ClassVar[str] = "barlow_twins"
+    family: ClassVar[Family] = Family.JOINT_EMBEDDING
+    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.REGULARIZED
+    summary: ClassVar[str] = (
+        "Drives the cross-correlation matrix of two views' embeddings to the identity: "
+        "invariant features that are decorrelated from each other."
+    )
+    paper: ClassVar[str] = (
+        "Zbontar, Jing, Misra, LeCun, Deny. Barlow Twins: Self-Supervised Learning via "
+        "Redundancy Reduction. ICML 2021. arXiv:2103.03230"
+    )
+    hyperparameters_model: ClassVar[type[Hyperparameters]] = BarlowTwinsHyperparameters
+    # The paper uses LARS at batch 2048. At one-GPU batch sizes SGD with lr 0.06 per 256
+    # images and weight decay 5e-4 (the CIFAR recipe shared with SimCLR here, used for
+    # Barlow Twins in lightly's CIFAR-10 benchmarks) avoids retuning LARS's trust ratio.
+    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
+        name="sgd", lr=0.06, weight_decay=5e-4, momentum=0.9
+    )
+
+    def __init__(
+        self, *, backbone: str, image_size: int, hparams: BarlowTwinsHyperparameters
+    ) -> None:
+        super().__init__()
+        self.hparams = hparams
+        self.backbone = build_backbone(backbone, image_size)
+        self.embed_dim = self.backbone.out_dim
+        self.projector = mlp(
+            self.embed_dim,
+            hparams.projection_hidden_dim,
+            hparams.projection_dim,
+            num_layers=hparams.projection_layers,
+        )
+        view_1, view_2 = byol_configs(image_size)  # the paper uses BYOL's augmentations
+        self.augment_1 = ViewAugment(view_1)
+        self.augment_2 = ViewAugment(view_2)
+
+    def training_step(self, batch: Batch) -> StepOutput:
+        batch_size = batch.images.shape[0]
+        views = torch.cat([self.augment_1(batch.images), self.augment_2(batch.images)])
+        h = self.backbone(views)  # (2B, D)
+        z_1, z_2 = self.projector(h).split(batch_size)  # (B, P) each
+        c = cross_correlation(z_1, z_2)  # (P, P)
+        invariance = barlow_invariance_term(c)
+        redundancy = barlow_redundancy_term(c)
+        loss = invariance + self.hparams.redundancy_weight * redundancy
+        return StepOutput(
+            loss=loss,
+            metrics={"loss_invariance": invariance.item(), "loss_redundancy": redundancy.item()},
+            embeddings=h[:batch_size].detach(),  # (B, D) first views
+        )
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.backbone(x)  # (B, D)
+
+    def energy(self, x: Tensor, y: Tensor) -> Tensor:
+        """1 - cosine similarity of the backbone features: 0 for identical directions."""
+        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)

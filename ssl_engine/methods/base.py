@@ -1,0 +1,137 @@
+"""The interface every SSL method implements, and the small types around it.
+
+A method is an ``nn.Module`` that owns its encoder, heads, augmentation preset and any
+auxiliary state (momentum encoders, queues, prototypes) as submodules or buffers, so
+``state_dict()`` captures everything a checkpoint needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor, nn
+
+# ImageNet statistics: the usual normalisation for torchvision backbones.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Family(StrEnum):
+    """Architecture axis of the energy view (DESIGN.md section 1)."""
+
+    JOINT_EMBEDDING = "joint_embedding"
+    PREDICTIVE = "predictive"
+    LATENT_VARIABLE = "latent_variable"
+
+
+class CollapsePrevention(StrEnum):
+    """How a method keeps the energy from being flat (DESIGN.md section 1)."""
+
+    CONTRASTIVE = "contrastive"
+    REGULARIZED = "regularized"
+    ARCHITECTURAL = "architectural"
+    CLUSTERING = "clustering"
+
+
+class Hyperparameters(BaseModel):
+    """Base of every method's hyperparameter model: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True)
+class OptimizerDefaults:
+    """What a method trains best with when the job does not say otherwise."""
+
+    name: str = "sgd"  # "sgd" | "lars" | "adamw"
+    lr: float = 0.06  # base learning rate for batch 256, scaled linearly by batch / 256
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+
+
+@dataclass
+class Batch:
+    """One training batch, already on the training device.
+
+    images: (B, 3, H, W) float32 in [0, 1], un-augmented; the method makes its views.
+    indices: (B,) int64 positions in the dataset, for methods that keep per-item state.
+    labels: (B,) int64 class ids, or None for unlabeled data (never used for training).
+    """
+
+    images: Tensor
+    indices: Tensor
+    labels: Tensor | None = None
+
+
+@dataclass
+class StepOutput:
+    """The loss to minimise and the scalar metrics to log (each loss term by name)."""
+
+    loss: Tensor
+    metrics: dict[str, float] = field(default_factory=dict)
+    # (B, D) representations of this step's first view, detached; the trainer's collapse
+    # monitor reads them. None for methods without a natural embedding per step.
+    embeddings: Tensor | None = None
+
+
+@dataclass
+class EpochContext:
+    """What a method may use at the start of an epoch (e.g. DeepCluster's k-means).
+
+    iterate_dataset yields (images (B, 3, H, W) in [0, 1] on device, indices (B,)) over
+    the whole training set in order, without augmentation.
+    """
+
+    epoch: int
+    total_epochs: int
+    device: torch.device
+    dataset_size: int
+    iterate_dataset: Callable[[], Iterator[tuple[Tensor, Tensor]]]
+
+
+class Method(nn.Module):
+    """Base class: declares the method's identity; subclasses implement the three calls.
+
+    Subclasses set the class attributes and implement ``training_step``, ``embed`` and
+    ``energy``. Hooks ``on_epoch_start`` and ``on_step_end`` are optional.
+    """
+
+    name: ClassVar[str]
+    family: ClassVar[Family]
+    collapse_prevention: ClassVar[CollapsePrevention]
+    summary: ClassVar[str]
+    paper: ClassVar[str]
+    hyperparameters_model: ClassVar[type[Hyperparameters]]
+    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults()
+    # Backbone names this method accepts; the API answers 422 for others.
+    allowed_backbones: ClassVar[tuple[str, ...]] = ("tiny_cnn", "resnet18", "resnet34", "resnet50")
+    default_backbone: ClassVar[str] = "resnet18"
+
+    embed_dim: int
+
+    def training_step(self, batch: Batch) -> StepOutput:
+        """Make views of ``batch.images``, compute the loss and its logged terms."""
+        raise NotImplementedError
+
+    def embed(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) images in [0, 1] -> (B, embed_dim) representations users get."""
+        raise NotImplementedError
+
+    def energy(self, x: Tensor, y: Tensor) -> Tensor:
+        """(B, 3, H, W) x and y in [0, 1] -> (B,) energies, low for compatible pairs."""
+        raise NotImplementedError
+
+    def on_epoch_start(self, context: EpochContext) -> None:
+        """Called before each epoch; default does nothing."""
+
+    def on_step_end(self, progress: float) -> None:
+        """Called after each optimizer step with progress in [0, 1] (for EMA schedules)."""
+
+    def extra_state(self) -> dict[str, Tensor]:
+        """Non-parameter tensors to checkpoint that are not registered buffers (rare)."""
+        return {}

@@ -1,0 +1,133 @@
+"""BYOL: predict a slowly moving target network's projection of the other view.
+
+Grill, Strub, Altché, Tallec, Richemond, Buchatskaya, Doersch, Avila Pires, Guo,
+Gheshlaghi Azar, Piot, Kavukcuoglu, Munos and Valko, "Bootstrap Your Own Latent: A New
+Approach to Self-Supervised Learning", NeurIPS 2020 (arXiv:2006.07733).
+
+Energy view: E(x, y) is the cosine distance between encoded views. There are no
+negatives; collapse is avoided by architecture: only the online network (with an extra
+predictor) receives gradients, and the target is an exponential moving average of it
+whose momentum rises from tau_base to 1 along a cosine (section 3.1).
+
+    view 1 -> backbone -> projector -> predictor -> p1 (B, P) --> 2 - 2 cos(p1, z2')
+    view 2 -> target backbone -> target projector -> z2' (B, P)   (no gradient)
+    and the same with the views swapped; after each optimizer step: target <- EMA(online)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor
+
+from ssl_engine.augment import ViewAugment
+from ssl_engine.augment.presets import byol_configs
+from ssl_engine.backbones import build_backbone
+from ssl_engine.ema import cosine_momentum, ema_update_, frozen_copy
+from ssl_engine.heads import mlp
+from ssl_engine.losses.similarity import normalized_mse
+from ssl_engine.methods.base import (
+    Batch,
+    CollapsePrevention,
+    Family,
+    Hyperparameters,
+    Method,
+    OptimizerDefaults,
+    StepOutput,
+)
+
+
+class BYOLHyperparameters(Hyperparameters):
+    """BYOL's knobs; paper defaults except where marked as CIFAR-scale."""
+
+    base_momentum: float = Field(
+        0.99,
+        ge=0,
+        le=1,
+        description=(
+            "tau_base, the target momentum at the start; it rises to 1 along a cosine. "
+            "The paper's 0.996 is for ImageNet's ~300k steps; 0.99, as in common CIFAR "
+            "recipes (e.g. solo-learn's), keeps the target moving on shorter runs."
+        ),
+    )
+    projection_dim: int = Field(
+        256, ge=8, le=4096, description="Output size of projector and predictor (paper: 256)."
+    )
+    projection_hidden_dim: int = Field(
+        4096, ge=8, le=16384, description="Hidden size of the projector (paper: 4096)."
+    )
+    predictor_hidden_dim: int = Field(
+        4096, ge=8, le=16384, description="Hidden size of the predictor (paper: 4096)."
+    )
+
+
+class BYOL(Method):
+    """Online backbone + projector + predictor, regressed onto an EMA target network."""
+
+    name: ClassVar[str] = "byol"
+    family: ClassVar[Family] = Family.JOINT_EMBEDDING
+    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.ARCHITECTURAL
+    summary: ClassVar[str] = (
+        "An online network predicts a slowly moving average of itself on another view "
+        "of the same image; no negatives (predictor + momentum target)."
+    )
+    paper: ClassVar[str] = (
+        "Grill et al. Bootstrap Your Own Latent: A New Approach to Self-Supervised "
+        "Learning. NeurIPS 2020. arXiv:2006.07733"
+    )
+    hyperparameters_model: ClassVar[type[Hyperparameters]] = BYOLHyperparameters
+    # The paper trains with LARS at batch 4096. At one-GPU batch sizes LARS has no large
+    # batch to stabilise, and this engine's LARS (trust coefficient 0.001) would need its
+    # learning rate retuned; SGD with lr 0.06 per 256 images and weight decay 5e-4 is the
+    # CIFAR recipe shared with SimCLR here (lightly's CIFAR-10 benchmarks train BYOL so).
+    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
+        name="sgd", lr=0.06, weight_decay=5e-4, momentum=0.9
+    )
+
+    def __init__(self, *, backbone: str, image_size: int, hparams: BYOLHyperparameters) -> None:
+        super().__init__()
+        self.hparams = hparams
+        self.backbone = build_backbone(backbone, image_size)
+        self.embed_dim = self.backbone.out_dim
+        self.projector = mlp(self.embed_dim, hparams.projection_hidden_dim, hparams.projection_dim)
+        self.predictor = mlp(
+            hparams.projection_dim, hparams.predictor_hidden_dim, hparams.projection_dim
+        )
+        self.target_backbone = frozen_copy(self.backbone)
+        self.target_projector = frozen_copy(self.projector)
+        self.target_momentum = hparams.base_momentum  # updated by on_step_end
+        view_1, view_2 = byol_configs(image_size)
+        self.augment_1 = ViewAugment(view_1)
+        self.augment_2 = ViewAugment(view_2)
+
+    def training_step(self, batch: Batch) -> StepOutput:
+        batch_size = batch.images.shape[0]
+        views = torch.cat([self.augment_1(batch.images), self.augment_2(batch.images)])
+        h = self.backbone(views)  # (2B, D)
+        p_1, p_2 = self.predictor(self.projector(h)).split(batch_size)  # (B, P) each
+        with torch.no_grad():
+            target = self.target_projector(self.target_backbone(views))  # (2B, P)
+            z_1, z_2 = target.split(batch_size)  # (B, P) each
+        # Symmetrised as in the paper: each view's prediction targets the other view.
+        loss = normalized_mse(p_1, z_2) + normalized_mse(p_2, z_1)
+        return StepOutput(
+            loss=loss,
+            metrics={"loss_regression": loss.item(), "target_momentum": self.target_momentum},
+            embeddings=h[:batch_size].detach(),  # (B, D) first views
+        )
+
+    def on_step_end(self, progress: float) -> None:
+        """target <- tau * target + (1 - tau) * online, tau on BYOL's cosine schedule."""
+        self.target_momentum = cosine_momentum(self.hparams.base_momentum, progress)
+        ema_update_(self.target_backbone, self.backbone, self.target_momentum)
+        ema_update_(self.target_projector, self.projector, self.target_momentum)
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.backbone(x)  # (B, D)
+
+    def energy(self, x: Tensor, y: Tensor) -> Tensor:
+        """1 - cosine similarity of the backbone features: 0 for identical directions."""
+        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)

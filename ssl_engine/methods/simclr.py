@@ -1,0 +1,114 @@
+"""SimCLR: contrastive learning between two augmented views of each image.
+
+Chen, Kornblith, Norouzi and Hinton, "A Simple Framework for Contrastive Learning of
+Visual Representations", ICML 2020 (arXiv:2002.05709).
+
+Energy view: E(x, y) is the cosine distance between encoded views. NT-Xent lowers it for
+two views of one image and raises it for views of different images in the same batch
+(the negatives), which is what keeps the encoder from collapsing.
+
+    images -> two random views -> backbone -> h (B, D) -> projector -> z (B, P) -> NT-Xent
+
+Users get h, not z: the paper finds the representation before the projection head
+transfers better (section 4.2).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor
+
+from ssl_engine.augment import ViewAugment
+from ssl_engine.augment.presets import simclr_config
+from ssl_engine.backbones import build_backbone
+from ssl_engine.heads import mlp
+from ssl_engine.losses.contrastive import nt_xent_loss
+from ssl_engine.methods.base import (
+    Batch,
+    CollapsePrevention,
+    Family,
+    Hyperparameters,
+    Method,
+    OptimizerDefaults,
+    StepOutput,
+)
+
+
+class SimCLRHyperparameters(Hyperparameters):
+    """SimCLR's knobs; defaults follow the paper's CIFAR-10 setup (appendix B.9)."""
+
+    temperature: float = Field(
+        0.5, gt=0, le=10, description="NT-Xent temperature; 0.5 is the paper's CIFAR value."
+    )
+    projection_dim: int = Field(
+        128, ge=8, le=4096, description="Output size of the projection head (paper: 128)."
+    )
+    projection_hidden_dim: int | None = Field(
+        None, ge=8, le=8192, description="Hidden size of the projection head; None = backbone dim."
+    )
+    projection_layers: int = Field(
+        2, ge=1, le=4, description="Linear layers in the projection head (SimCLR v1: 2)."
+    )
+
+
+class SimCLR(Method):
+    """Backbone + MLP projector trained with NT-Xent on two views of each image."""
+
+    name: ClassVar[str] = "simclr"
+    family: ClassVar[Family] = Family.JOINT_EMBEDDING
+    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.CONTRASTIVE
+    summary: ClassVar[str] = (
+        "Pulls two augmented views of an image together and pushes apart views of "
+        "different images in the batch (NT-Xent contrastive loss)."
+    )
+    paper: ClassVar[str] = (
+        "Chen, Kornblith, Norouzi, Hinton. A Simple Framework for Contrastive Learning "
+        "of Visual Representations. ICML 2020. arXiv:2002.05709"
+    )
+    hyperparameters_model: ClassVar[type[Hyperparameters]] = SimCLRHyperparameters
+    # The paper uses LARS at batch 4096; at the small batches a single GPU holds, SGD with
+    # momentum, lr 0.06 * batch / 256 and weight decay 5e-4 is the well-tested CIFAR recipe
+    # of the lightly and solo-learn benchmarks, so that is the default here.
+    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
+        name="sgd", lr=0.06, weight_decay=5e-4, momentum=0.9
+    )
+
+    def __init__(self, *, backbone: str, image_size: int, hparams: SimCLRHyperparameters) -> None:
+        super().__init__()
+        self.hparams = hparams
+        self.backbone = build_backbone(backbone, image_size)
+        self.embed_dim = self.backbone.out_dim
+        hidden_dim = hparams.projection_hidden_dim or self.embed_dim
+        self.projector = mlp(
+            self.embed_dim,
+            hidden_dim,
+            hparams.projection_dim,
+            num_layers=hparams.projection_layers,
+        )
+        self.augment = ViewAugment(simclr_config(image_size))
+
+    def training_step(self, batch: Batch) -> StepOutput:
+        batch_size = batch.images.shape[0]
+        # One augmentation call on the batch twice over: every row draws its own random
+        # parameters, so rows i and B + i are two independent views of image i.
+        views = self.augment(torch.cat([batch.images, batch.images]))  # (2B, 3, S, S)
+        h = self.backbone(views)  # (2B, D)
+        z = self.projector(h)  # (2B, P)
+        z_a, z_b = z.split(batch_size)  # (B, P) each
+        loss = nt_xent_loss(z_a, z_b, self.hparams.temperature)
+        return StepOutput(
+            loss=loss,
+            metrics={"loss_nt_xent": loss.item()},
+            embeddings=h[:batch_size].detach(),  # (B, D) first views
+        )
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.backbone(x)  # (B, D)
+
+    def energy(self, x: Tensor, y: Tensor) -> Tensor:
+        """1 - cosine similarity of the backbone features: 0 for identical directions."""
+        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)

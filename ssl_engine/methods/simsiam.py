@@ -1,0 +1,121 @@
+"""SimSiam: a siamese network with a predictor and a stop-gradient, and nothing else.
+
+Chen and He, "Exploring Simple Siamese Representation Learning", CVPR 2021
+(arXiv:2011.10566).
+
+Energy view: E(x, y) is the cosine distance between encoded views. No negatives, no
+momentum encoder: the stop-gradient on the target branch is what prevents collapse
+(without it the loss drops to -1 at once and the outputs collapse, section 4.1).
+
+    view 1 -> backbone -> projector -> z1 (B, P) -> predictor -> p1 (B, P)
+    view 2 -> backbone -> projector -> z2 (B, P) -> predictor -> p2 (B, P)
+    loss = D(p1, stopgrad(z2)) / 2 + D(p2, stopgrad(z1)) / 2,  D = -cosine similarity
+
+Not reproduced: the paper keeps the predictor's learning rate constant while the rest
+follows the cosine schedule; the trainer applies one schedule to every parameter.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor
+
+from ssl_engine.augment import ViewAugment
+from ssl_engine.backbones import build_backbone
+from ssl_engine.heads import mlp
+from ssl_engine.losses.similarity import negative_cosine_similarity
+from ssl_engine.methods.base import (
+    Batch,
+    CollapsePrevention,
+    Family,
+    Hyperparameters,
+    Method,
+    OptimizerDefaults,
+    StepOutput,
+)
+from ssl_engine.methods.moco_v2 import moco_v2_config
+
+
+class SimSiamHyperparameters(Hyperparameters):
+    """SimSiam's knobs; defaults are the paper's."""
+
+    projection_dim: int = Field(
+        2048, ge=8, le=8192, description="Output size of the projector (paper: 2048)."
+    )
+    projection_hidden_dim: int = Field(
+        2048, ge=8, le=8192, description="Hidden size of the projector (paper: 2048)."
+    )
+    projection_layers: int = Field(
+        3, ge=2, le=4, description="Linear layers in the projector (paper: 3)."
+    )
+    predictor_hidden_dim: int = Field(
+        512,
+        ge=8,
+        le=8192,
+        description="Bottleneck of the predictor (paper: 512, a quarter of its output).",
+    )
+
+
+class SimSiam(Method):
+    """Backbone + projector + predictor; each view's prediction regresses the other's."""
+
+    name: ClassVar[str] = "simsiam"
+    family: ClassVar[Family] = Family.JOINT_EMBEDDING
+    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.ARCHITECTURAL
+    summary: ClassVar[str] = (
+        "Predicts one view's projection from the other's through a small predictor, "
+        "with a stop-gradient on the target; no negatives, no momentum encoder."
+    )
+    paper: ClassVar[str] = (
+        "Chen, He. Exploring Simple Siamese Representation Learning. CVPR 2021. arXiv:2011.10566"
+    )
+    hyperparameters_model: ClassVar[type[Hyperparameters]] = SimSiamHyperparameters
+    # The paper's CIFAR-10 recipe (appendix D): SGD, lr 0.03 per 256 images, weight
+    # decay 5e-4, momentum 0.9. SimSiam is sensitive to larger learning rates.
+    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
+        name="sgd", lr=0.03, weight_decay=5e-4, momentum=0.9
+    )
+
+    def __init__(self, *, backbone: str, image_size: int, hparams: SimSiamHyperparameters) -> None:
+        super().__init__()
+        self.hparams = hparams
+        self.backbone = build_backbone(backbone, image_size)
+        self.embed_dim = self.backbone.out_dim
+        # BN on every layer including the output (without affine), no ReLU at the output.
+        self.projector = mlp(
+            self.embed_dim,
+            hparams.projection_hidden_dim,
+            hparams.projection_dim,
+            num_layers=hparams.projection_layers,
+            last_batch_norm=True,
+        )
+        # A bottleneck: BN + ReLU in the hidden layer, a plain linear output.
+        self.predictor = mlp(
+            hparams.projection_dim, hparams.predictor_hidden_dim, hparams.projection_dim
+        )
+        self.augment = ViewAugment(moco_v2_config(image_size))  # the paper uses MoCo v2's
+
+    def training_step(self, batch: Batch) -> StepOutput:
+        batch_size = batch.images.shape[0]
+        views = self.augment(torch.cat([batch.images, batch.images]))  # (2B, 3, S, S)
+        h = self.backbone(views)  # (2B, D)
+        z = self.projector(h)  # (2B, P)
+        p_1, p_2 = self.predictor(z).split(batch_size)  # (B, P) each
+        z_1, z_2 = z.detach().split(batch_size)  # (B, P) each; the stop-gradient
+        loss = (negative_cosine_similarity(p_1, z_2) + negative_cosine_similarity(p_2, z_1)) / 2
+        return StepOutput(
+            loss=loss,
+            metrics={"loss_negative_cosine": loss.item()},
+            embeddings=h[:batch_size].detach(),  # (B, D) first views
+        )
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.backbone(x)  # (B, D)
+
+    def energy(self, x: Tensor, y: Tensor) -> Tensor:
+        """1 - cosine similarity of the backbone features: 0 for identical directions."""
+        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from ssl_engine.methods.registry import METHODS
+
+
+def test_every_registered_method_is_listed_with_its_schema(client: TestClient) -> None:
+    methods = {m["name"]: m for m in client.get("/v1/methods").json()}
+    assert set(methods) == set(METHODS)
+    simclr = methods["simclr"]
+    assert simclr["family"] == "joint_embedding"
+    assert simclr["collapse_prevention"] == "contrastive"
+    assert "Chen" in simclr["paper"]
+    temperature = simclr["hyperparameters_schema"]["properties"]["temperature"]
+    assert "default" in temperature
+    assert simclr["default_backbone"] in simclr["allowed_backbones"]
+
+
+def test_one_method_by_name_and_unknown_is_404(client: TestClient) -> None:
+    assert client.get("/v1/methods/simclr").json()["name"] == "simclr"
+    response = client.get("/v1/methods/nope")
+    assert response.status_code == 404
+    assert response.json()["code"] == "method_not_found"

@@ -1,0 +1,62 @@
+"""The README walkthrough as a function: dataset -> SimCLR job -> model -> embedding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.image_folders import image_bytes
+from tests.integration.services import Service, wait_for_job
+
+TINY_SIMCLR = {
+    "method": "simclr",
+    "backbone": "tiny_cnn",
+    "image_size": 16,
+    "epochs": 2,
+    "batch_size": 8,
+    "seed": 3,
+}
+
+
+def simclr_roundtrip(service: Service, folder: Path) -> None:
+    with httpx.Client(base_url=service.base_url, timeout=60) as client:
+        dataset = client.post("/v1/datasets", json={"name": "shapes", "path": str(folder)})
+        assert dataset.status_code == 201, dataset.text
+        submitted = client.post(
+            "/v1/jobs", json={**TINY_SIMCLR, "dataset_id": dataset.json()["id"]}
+        )
+        assert submitted.status_code == 201, submitted.text
+        job_id = submitted.json()["id"]
+
+        job = wait_for_job(client, job_id)
+        assert job["status"] == "succeeded", job
+        events = client.get(f"/v1/jobs/{job_id}/events").json()
+        transitions = [e["to_status"] for e in events if e["kind"] == "transition"]
+        assert transitions == ["queued", "running", "succeeded"]
+        progress = job["progress"]
+        assert isinstance(progress, dict)
+        assert progress["step"] == progress["total_steps"] == 8  # 32 images / 8 x 2 epochs
+
+        series = client.get(f"/v1/jobs/{job_id}/metrics").json()["series"]
+        assert [p["step"] for p in series["loss"]] == list(range(1, 9))
+        checkpoints = list(
+            (service.data_dir / "artifacts" / "jobs" / job_id).rglob("model.safetensors")
+        )
+        assert checkpoints, "no checkpoint written"
+
+        model_id = job["model_id"]
+        model = client.get(f"/v1/models/{model_id}").json()
+        assert model["embed_dim"] == 64  # tiny_cnn's feature size
+        picture = image_bytes(1, seed=7)
+        first = client.post(
+            f"/v1/models/{model_id}/embed", files=[("files", ("a.png", picture, "image/png"))]
+        )
+        assert first.status_code == 200, first.text
+        body = first.json()
+        assert body["dim"] == 64
+        assert len(body["embeddings"]) == 1 and len(body["embeddings"][0]) == 64
+        again = client.post(
+            f"/v1/models/{model_id}/embed", files=[("files", ("a.png", picture, "image/png"))]
+        )
+        assert again.json()["embeddings"] == body["embeddings"]

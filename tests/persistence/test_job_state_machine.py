@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from api.persistence import datasets, jobs
+from api.persistence.db import session_scope
+from api.persistence.models import JobStatus
+from api.settings import Settings
+
+S = JobStatus
+
+
+@pytest.fixture
+def job_id(settings: Settings) -> str:
+    with session_scope(settings.resolved_database_url) as session:
+        dataset = datasets.create_dataset(session, name="d", path="/x", image_count=10)
+        job = jobs.create_job(
+            session, method="simclr", dataset_id=dataset.id, backbone="tiny_cnn",
+            image_size=16, epochs=1, batch_size=2, seed=0,
+        )  # fmt: skip
+        return job.id
+
+
+def test_second_claim_of_the_same_job_does_nothing(settings: Settings, job_id: str) -> None:
+    url = settings.resolved_database_url
+    with session_scope(url) as session:
+        assert jobs.claim(session, job_id, "a", timedelta(seconds=60))
+    with session_scope(url) as session:
+        assert not jobs.claim(session, job_id, "b", timedelta(seconds=60))
+        job = jobs.get_job(session, job_id)
+        assert job is not None
+        assert (job.status, job.lease_owner, job.attempts) == (S.RUNNING, "a", 1)
+
+
+def test_expired_lease_can_be_claimed_and_the_old_owner_loses_it(
+    settings: Settings, job_id: str
+) -> None:
+    url = settings.resolved_database_url
+    with session_scope(url) as session:
+        assert jobs.claim(session, job_id, "a", timedelta(seconds=-1))  # already expired
+    with session_scope(url) as session:
+        assert jobs.claim(session, job_id, "b", timedelta(seconds=60))
+    with session_scope(url) as session:
+        assert jobs.renew_lease(session, job_id, "a", timedelta(seconds=60)) is None
+        assert jobs.renew_lease(session, job_id, "b", timedelta(seconds=60)) == S.RUNNING
+
+
+def test_illegal_transitions_are_refused_and_write_no_event(
+    settings: Settings, job_id: str
+) -> None:
+    url = settings.resolved_database_url
+    with session_scope(url) as session:
+        assert not jobs.transition(session, job_id, S.SUCCEEDED, "skip running")
+        assert jobs.transition(session, job_id, S.CANCELLED, "user")
+        assert not jobs.transition(session, job_id, S.RUNNING, "finished jobs stay finished")
+        events = jobs.list_events(session, job_id)
+    assert [(e.from_status, e.to_status) for e in events] == [
+        (None, S.QUEUED),
+        (S.QUEUED, S.CANCELLED),
+    ]
+
+
+def test_finishing_clears_the_lease_and_stamps_the_time(settings: Settings, job_id: str) -> None:
+    url = settings.resolved_database_url
+    with session_scope(url) as session:
+        jobs.claim(session, job_id, "a", timedelta(seconds=60))
+        assert jobs.transition(session, job_id, S.SUCCEEDED, "done", allowed_from={S.RUNNING})
+        job = jobs.get_job(session, job_id)
+        assert job is not None
+        assert job.lease_owner is None and job.finished_at is not None
+        assert job.finished_at.tzinfo is not None

@@ -1,0 +1,13 @@
+"""Thin Celery tasks: each one hands a job id to the code that does the work."""
+
+from __future__ import annotations
+
+from api.settings import get_settings
+from worker.celery_app import celery_app
+from worker.run_job import run_job
+
+
+@celery_app.task(name="sslpt.run_job")
+def run_job_task(job_id: str) -> str | None:
+    """Claim and train one job; a duplicate delivery returns None and does nothing."""
+    return run_job(get_settings(), job_id)

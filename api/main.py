@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.observability import install_request_metrics
 from api.reconciler import reconcile_forever
-from api.routes import datasets, health, jobs, methods, models
+from api.routes import datasets, evaluations, health, jobs, methods, models
 from api.schemas.common import ErrorResponse
 from api.serving.model_cache import ModelCache
 from api.settings import Settings, get_settings
@@ -47,6 +47,6 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
     app.state.model_cache = ModelCache(settings.model_cache_size, settings.device)
     install_error_handlers(app)
     install_request_metrics(app)
-    for module in (health, methods, datasets, jobs, models):
+    for module in (health, methods, datasets, jobs, models, evaluations):
         app.include_router(module.router)
     return app

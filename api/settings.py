@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Per embed request.")
     model_cache_size: int = Field(4, ge=1, description="Models kept loaded for serving.")
     progress_every_steps: int = Field(5, ge=1, description="Metrics/progress write interval.")
+    requeue_waiting_after_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Re-send a queued/interrupted job no worker claimed for this long (a "
+        "broker that restarted empty loses its messages; a duplicate is a no-op).",
+    )
+    max_bad_image_fraction: float = Field(
+        0.1, ge=0, le=1, description="A job fails when more of its images are unreadable."
+    )
 
     @property
     def resolved_database_url(self) -> str:

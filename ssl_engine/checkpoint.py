@@ -64,6 +64,15 @@ class TrainingState:
     rng_cuda: list[Tensor]
 
 
+class CheckpointWriteError(RuntimeError):
+    """Writing a checkpoint failed (a full disk, a failing device). Nothing was renamed
+    into place and the temporary files are gone, so the previous checkpoints are intact."""
+
+    def __init__(self, step: int, cause: BaseException) -> None:
+        super().__init__(f"could not write the checkpoint of step {step}: {cause}")
+        self.step = step
+
+
 def step_dir_name(step: int) -> str:
     return f"step-{step:08d}"
 
@@ -107,26 +116,35 @@ def save_checkpoint(
     epoch: int,
     step_in_epoch: int,
 ) -> Path:
-    """Write ``step-<step>/`` atomically, point ``latest`` at it, prune old ones."""
+    """Write ``step-<step>/`` atomically, point ``latest`` at it, prune old ones.
+
+    Raises CheckpointWriteError if the files cannot be written; the previous
+    checkpoints stay as they were.
+    """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     tmp = checkpoint_dir / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
-    tmp.mkdir()
-    model_path = tmp / MODEL_FILE
-    save_file(_plain_tensors(model.state_dict()), str(model_path))
-    _fsync_file(model_path)
-    state = {
-        "step": step,
-        "epoch": epoch,
-        "step_in_epoch": step_in_epoch,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "rng_cpu": torch.get_rng_state(),
-        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "model_sha256": sha256_file(model_path),
-    }
-    torch.save(state, tmp / STATE_FILE)
-    _fsync_file(tmp / STATE_FILE)
-    _fsync_dir(tmp)
+    try:
+        tmp.mkdir()
+        model_path = tmp / MODEL_FILE
+        save_file(_plain_tensors(model.state_dict()), str(model_path))
+        _fsync_file(model_path)
+        state = {
+            "step": step,
+            "epoch": epoch,
+            "step_in_epoch": step_in_epoch,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "model_sha256": sha256_file(model_path),
+        }
+        torch.save(state, tmp / STATE_FILE)
+        _fsync_file(tmp / STATE_FILE)
+        _fsync_dir(tmp)
+    # A full disk surfaces as OSError, as torch's RuntimeError or as safetensors' own error.
+    except Exception as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointWriteError(step, error) from error
 
     final = checkpoint_dir / step_dir_name(step)
     if final.exists():  # the same step saved again (e.g. stopped right after a resume)

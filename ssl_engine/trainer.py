@@ -146,6 +146,12 @@ class LoaderLike(Protocol):
     def ordered(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]: ...
 
 
+class EpochEvaluator(Protocol):
+    """Scores the representation at each epoch end (``evaluation.online.KnnEvaluator``)."""
+
+    def evaluate(self, method: Method, device: torch.device) -> dict[str, float]: ...
+
+
 class ThroughputMeter:
     """Images/s, ETA and data-wait share over the window since the last report.
 
@@ -302,8 +308,11 @@ def train(
     checkpoint_dir: Path,
     hooks: TrainerHooks = NullHooks(),
     device: torch.device | None = None,
+    evaluator: EpochEvaluator | None = None,
 ) -> TrainResult:
     """Train ``method`` on ``loader``, resuming from ``checkpoint_dir`` if it holds a run.
+
+    ``evaluator``'s metrics (e.g. ``knn_top1``) are logged at the last step of each epoch.
 
     Raises NonFiniteLossError (naming the step) as soon as a loss is NaN or infinite.
     """
@@ -364,9 +373,13 @@ def train(
                 last_metrics.update(metrics)
             if logged:
                 hooks.on_progress(meter.report(epoch, step, total_steps))
+            epoch_done = step_in_epoch == steps_per_epoch
+            if epoch_done and evaluator is not None:  # outside the throughput window
+                evaluated = evaluator.evaluate(method, device)
+                hooks.on_metrics(step, epoch, evaluated)
+                last_metrics.update(evaluated)
 
             # Position to continue from: the next batch of this epoch, or the next epoch.
-            epoch_done = step_in_epoch == steps_per_epoch
             position = (epoch + 1, 0) if epoch_done else (epoch, step_in_epoch)
             if epoch_done or _due(step, config.checkpoint_every_steps):
                 checkpointer.save(step, *position)

@@ -28,6 +28,8 @@ class ViTSize:
 
 
 VIT_SIZES: dict[str, ViTSize] = {
+    # Not a paper size: two narrow blocks, for tests and quick CPU experiments.
+    "vit_micro": ViTSize(dim=64, depth=2, heads=2),
     "vit_tiny": ViTSize(dim=192, depth=12, heads=3),
     "vit_small": ViTSize(dim=384, depth=12, heads=6),
 }
@@ -182,7 +184,7 @@ class MAEDecoder(nn.Module):
 
 
 def build_vit_encoder(name: str, image_size: int) -> ViTEncoder:
-    """A randomly initialised ViT by name (``vit_tiny`` or ``vit_small``)."""
+    """A randomly initialised ViT by name (``vit_micro``, ``vit_tiny`` or ``vit_small``)."""
     if name not in VIT_SIZES:
         raise ValueError(f"unknown ViT {name!r}; known: {list(VIT_SIZES)}")
     return ViTEncoder(

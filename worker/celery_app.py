@@ -16,12 +16,13 @@ def broker_options(settings: Settings) -> dict[str, Any]:
     if not settings.uses_filesystem_broker:
         return {}
     folder = settings.broker_dir
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),  # kombu's default is ./control
         "store_processed": False,
     }
 
@@ -32,6 +33,9 @@ def create_celery(settings: Settings | None = None) -> Celery:
     app.conf.update(
         broker_transport_options=broker_options(settings),
         broker_connection_retry_on_startup=True,
+        # A worker outlives a broker restart of any length: it keeps reconnecting (the
+        # job it is training never needed the broker; the database holds its state).
+        broker_connection_max_retries=None,
         task_default_queue=QUEUE,
         task_ignore_result=True,  # the database row is the result
         task_acks_late=False,  # a lost job is found by its expired lease, not redelivery

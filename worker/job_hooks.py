@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,12 +13,16 @@ from sqlalchemy.orm import Session
 from api.persistence import jobs, metrics
 from api.persistence.db import session_scope
 from ssl_engine.trainer import Progress
+from worker.db_retry import with_retries
 from worker.heartbeat import Heartbeat, StopReason
 from worker.shutdown import shutdown_requested
 
 log = logging.getLogger(__name__)
 
+# About 1.5 s of retrying per write: long enough for a dropped connection to come back,
+# short enough not to stall training through a long outage (the heartbeat keeps trying).
 WRITE_ATTEMPTS = 3
+FIRST_RETRY_DELAY = 0.5
 
 
 class DatabaseHooks:
@@ -38,17 +41,29 @@ class DatabaseHooks:
         self._lock = threading.Lock()
 
     def _write(self, what: str, action: Callable[[Session], None]) -> None:
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                with self._lock, session_scope(self.database_url) as session:
-                    action(session)
-                return
-            except Exception:
-                log.warning("writing %s for job %s failed (attempt %d)", what, self.job_id, attempt)
-                time.sleep(0.5 * attempt)
-        log.error("giving up writing %s for job %s", what, self.job_id)
+        def once() -> None:
+            with self._lock, session_scope(self.database_url) as session:
+                action(session)
+
+        try:
+            # Any error is retried: a unique-key race on a replayed metric step included.
+            with_retries(
+                once,
+                what=f"writing {what} for job {self.job_id}",
+                attempts=WRITE_ATTEMPTS,
+                first_delay=FIRST_RETRY_DELAY,
+                retry_on=(Exception,),
+            )
+        except Exception:
+            log.error("giving up writing %s for job %s", what, self.job_id, exc_info=True)
 
     def on_progress(self, progress: Progress) -> None:
+        throughput = {
+            "images_per_sec": progress.images_per_sec,
+            "data_wait_fraction": progress.data_wait_fraction,
+        }
+        self.on_metrics(progress.step, progress.epoch, throughput)  # series next to the loss
+
         def write(session: Session) -> None:
             jobs.update_progress(
                 session,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.settings import get_settings
 from worker.celery_app import celery_app
+from worker.evaluate import run_evaluation
 from worker.run_job import run_job
 
 
@@ -11,3 +12,9 @@ from worker.run_job import run_job
 def run_job_task(job_id: str) -> str | None:
     """Claim and train one job; a duplicate delivery returns None and does nothing."""
     return run_job(get_settings(), job_id)
+
+
+@celery_app.task(name="sslpt.evaluate")
+def evaluate_task(evaluation_id: str) -> str | None:
+    """Claim and run one linear-probe evaluation; a duplicate delivery does nothing."""
+    return run_evaluation(get_settings(), evaluation_id)

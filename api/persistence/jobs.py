@@ -88,13 +88,15 @@ def transition(
     reason: str,
     *,
     allowed_from: Collection[JobStatus] | None = None,
+    owner: str | None = None,
     **fields: Any,
 ) -> bool:
     """Move ``job_id`` to ``to`` if its current state allows it; record the event.
 
     ``allowed_from`` narrows the legal source states further (e.g. only a running job
-    may be marked succeeded by its worker). Returns False when the job is not in a
-    state that may move to ``to`` (nothing is written then).
+    may be marked succeeded by its worker). ``owner``, when given, must still hold the
+    lease: a worker whose lease expired and was taken over cannot end the job. Returns
+    False when the job is not in a state that may move to ``to`` (nothing is written then).
     """
     for _ in range(MAX_CAS_RETRIES):
         current = session.scalar(select(Job.status).where(Job.id == job_id))
@@ -110,9 +112,10 @@ def transition(
             values.setdefault("finished_at", utcnow())
             values.setdefault("lease_owner", None)
             values.setdefault("lease_expires_at", None)
-        result = session.execute(
-            update(Job).where(Job.id == job_id, Job.status == current_status).values(**values)
-        )
+        condition = [Job.id == job_id, Job.status == current_status]
+        if owner is not None:
+            condition.append(Job.lease_owner == owner)
+        result = session.execute(update(Job).where(*condition).values(**values))
         if result.rowcount == 1:  # type: ignore[attr-defined]
             add_event(session, job_id, "transition", current_status, to, reason)
             session.flush()
@@ -151,7 +154,9 @@ def claim(session: Session, job_id: str, owner: str, lease: timedelta) -> bool:
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    add_event(session, job_id, "transition", from_status, S.RUNNING, f"claimed by {owner}")
+    attempt = session.scalar(select(Job.attempts).where(Job.id == job_id))  # our row lock
+    reason = f"claimed by {owner} (attempt {attempt})"
+    add_event(session, job_id, "transition", from_status, S.RUNNING, reason)
     session.flush()
     return True
 
@@ -187,5 +192,28 @@ def expired_leases(session: Session, now: datetime) -> list[Job]:
     return list(session.scalars(query).all())
 
 
-def jobs_in_status(session: Session, statuses: Collection[JobStatus]) -> list[Job]:
-    return list(session.scalars(select(Job).where(Job.status.in_(list(statuses)))).all())
+WAITING_STATUSES = (S.QUEUED, S.INTERRUPTED)
+
+
+def waiting_since(session: Session, before: datetime) -> list[Job]:
+    """Queued or interrupted jobs nobody touched since ``before``: their message may be lost."""
+    query = select(Job).where(Job.status.in_(WAITING_STATUSES), Job.updated_at < before)
+    return list(session.scalars(query).all())
+
+
+def mark_resent(session: Session, job_id: str, before: datetime, reason: str) -> bool:
+    """Stamp a job still waiting since ``before`` as re-sent now, with an event.
+
+    Conditional like a transition, so a job is re-sent at most once per waiting period
+    even if two reconcilers looked at it.
+    """
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(WAITING_STATUSES), Job.updated_at < before)
+        .values(updated_at=utcnow())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    add_event(session, job_id, "requeued", None, None, reason)
+    session.flush()
+    return True

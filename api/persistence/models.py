@@ -1,4 +1,4 @@
-"""Tables: datasets, jobs, job_events, metrics, models. Alembic creates them."""
+"""Tables: datasets, jobs, job_events, metrics, models, evaluations. Alembic creates them."""
 
 from __future__ import annotations
 
@@ -161,3 +161,20 @@ class Model(Base):
     weights_path: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Evaluation(Base):
+    """A linear probe of a model on a labeled dataset; statuses are a subset of JobStatus."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
+    top1: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

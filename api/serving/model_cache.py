@@ -1,15 +1,28 @@
-"""An LRU cache of loaded models: the first request loads, later requests reuse."""
+"""Loaded models kept for serving: an LRU cache bounded by a memory budget.
+
+The first request for a model loads it (once, however many requests ask at the same
+time); later requests reuse it. Each loaded model owns a ``DynamicBatcher``. When the
+models' parameter and buffer bytes exceed the budget, or more than ``capacity`` models
+are loaded, the least recently used ones are evicted: their batchers answer what they
+already admitted and stop. The model just loaded is never evicted, so a model larger
+than the whole budget still serves (alone).
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from api.serving import metrics
+from api.serving.batcher import BatchingConfig, DynamicBatcher
+
 if TYPE_CHECKING:
     import torch
+    from torch import Tensor
 
     from ssl_engine.methods.base import Method
 
@@ -31,37 +44,119 @@ class LoadedModel:
     spec: ModelSpec
     module: Method
     device: torch.device
-    lock: threading.Lock  # one forward at a time per model (BatchNorm buffers, threads)
+    nbytes: int  # parameters and buffers
+    load_seconds: float
+    batcher: DynamicBatcher = field(init=False)
+    # One forward pass at a time per model: the batcher and the energy route share it.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def embed_batch(self, images: Tensor) -> Tensor:
+        """(B, 3, S, S) CPU images in [0, 1] -> (B, D) CPU float32 (not normalised)."""
+        from ssl_engine.inference import embed_images
+
+        with self.lock:
+            vectors = embed_images(self.module, images.to(self.device), normalize=False)
+        return vectors.cpu()  # (B, D)
+
+
+@dataclass(frozen=True)
+class CacheLimits:
+    capacity: int = 4  # models
+    budget_bytes: int = 2 << 30  # parameter + buffer bytes of all loaded models
 
 
 class ModelCache:
-    def __init__(self, capacity: int, device_name: str) -> None:
-        self.capacity = capacity
+    def __init__(
+        self,
+        limits: CacheLimits,
+        device_name: str,
+        batching: BatchingConfig,
+        torch_threads: int = 0,
+    ) -> None:
+        self.limits = limits
         self.device_name = device_name
+        self.batching = batching
+        self.torch_threads = torch_threads
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _models and _loading
+        self._loading: dict[str, threading.Lock] = {}  # one loader per model id
+
+    @property
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(m.nbytes for m in self._models.values())
+
+    def loaded_ids(self) -> list[str]:
+        """Loaded model ids, least recently used first."""
+        with self._lock:
+            return list(self._models)
 
     def get(self, spec: ModelSpec) -> LoadedModel:
+        """The loaded model for ``spec``, loading it on first use (blocking: call off-loop)."""
         with self._lock:
-            loaded = self._models.get(spec.model_id)
+            loaded = self._hit(spec.model_id)
             if loaded is not None:
-                self._models.move_to_end(spec.model_id)
                 return loaded
+            loader = self._loading.setdefault(spec.model_id, threading.Lock())
+        with loader:  # concurrent first requests wait for one load
+            with self._lock:
+                loaded = self._hit(spec.model_id)
+            if loaded is not None:
+                return loaded
+            metrics.CACHE_EVENTS.labels(spec.model_id, "miss").inc()
             loaded = self._load(spec)
-            self._models[spec.model_id] = loaded
-            while len(self._models) > self.capacity:
-                self._models.popitem(last=False)
-            return loaded
+            with self._lock:
+                self._models[spec.model_id] = loaded
+                self._loading.pop(spec.model_id, None)
+                evicted = self._evict_over_limits()
+                self._update_gauges()
+        for old in evicted:
+            old.batcher.close()
+        return loaded
+
+    def close(self) -> None:
+        """Stop every batcher (at shutdown)."""
+        with self._lock:
+            models = list(self._models.values())
+            self._models.clear()
+            self._update_gauges()
+        for loaded in models:
+            loaded.batcher.close()
+
+    def _hit(self, model_id: str) -> LoadedModel | None:
+        loaded = self._models.get(model_id)
+        if loaded is not None:
+            self._models.move_to_end(model_id)
+            metrics.CACHE_EVENTS.labels(model_id, "hit").inc()
+        return loaded
+
+    def _evict_over_limits(self) -> list[LoadedModel]:
+        evicted = []
+        while len(self._models) > 1 and (
+            len(self._models) > self.limits.capacity
+            or sum(m.nbytes for m in self._models.values()) > self.limits.budget_bytes
+        ):
+            model_id, loaded = self._models.popitem(last=False)
+            metrics.CACHE_EVENTS.labels(model_id, "evict").inc()
+            evicted.append(loaded)
+        return evicted
+
+    def _update_gauges(self) -> None:
+        metrics.CACHE_MODELS.set(len(self._models))
+        metrics.CACHE_BYTES.set(sum(m.nbytes for m in self._models.values()))
 
     def _load(self, spec: ModelSpec) -> LoadedModel:
         import torch
 
         from ssl_engine.inference import load_for_inference
 
+        if self.torch_threads:
+            torch.set_num_threads(self.torch_threads)
         if self.device_name == "auto":
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         else:
             device = torch.device(self.device_name)
+        start = time.perf_counter()
         module = load_for_inference(
             spec.weights_path,
             method=spec.method,
@@ -70,4 +165,13 @@ class ModelCache:
             hyperparameters=spec.hyperparameters,
             device=device,
         )
-        return LoadedModel(spec=spec, module=module, device=device, lock=threading.Lock())
+        tensors = [*module.parameters(), *module.buffers()]
+        loaded = LoadedModel(
+            spec=spec,
+            module=module,
+            device=device,
+            nbytes=sum(t.numel() * t.element_size() for t in tensors),
+            load_seconds=time.perf_counter() - start,
+        )
+        loaded.batcher = DynamicBatcher(loaded.embed_batch, self.batching, spec.model_id)
+        return loaded

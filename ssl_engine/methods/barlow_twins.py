@@ -86,9 +86,9 @@ class BarlowTwins(Method):
         "Redundancy Reduction. ICML 2021. arXiv:2103.03230"
     )
     hyperparameters_model: ClassVar[type[Hyperparameters]] = BarlowTwinsHyperparameters
-    # The paper uses LARS at batch 2048. At one-GPU batch sizes SGD with lr 0.06 per 256
-    # images and weight decay 5e-4 (the CIFAR recipe shared with SimCLR here, used for
-    # Barlow Twins in lightly's CIFAR-10 benchmarks) avoids retuning LARS's trust ratio.
+    # The paper uses LARS at batch 2048. At one-GPU batch sizes, SGD with lr 0.06 per
+    # 256 images and weight decay 5e-4 is the CIFAR recipe shared with SimCLR here, which
+    # lightly's CIFAR-10 benchmark also uses for Barlow Twins.
     optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
         name="sgd", lr=0.06, weight_decay=5e-4, momentum=0.9
     )

@@ -19,7 +19,8 @@ is the cosine distance of the backbone features.
 
 The first epoch's clusters come from the randomly initialised network, as in v2. Items
 without a label yet (a step taken before any ``on_epoch_start``) are labelled with their
-nearest prototype. Not reproduced: v2's three clusterings with separate heads (one here)
+nearest prototype. A dataset smaller than K gets N clusters, and only those prototypes
+are scored. Not reproduced: v2's three clusterings with separate heads (one here)
 and multi-crop.
 """
 
@@ -103,6 +104,7 @@ class DeepCluster(Method):
 
     prototypes: Tensor
     pseudo_labels: Tensor
+    num_active: Tensor
 
     def __init__(
         self, *, backbone: str, image_size: int, hparams: DeepClusterHyperparameters
@@ -117,6 +119,9 @@ class DeepCluster(Method):
         prototypes = F.normalize(torch.randn(hparams.num_clusters, hparams.projection_dim), dim=1)
         self.register_buffer("prototypes", prototypes)  # (K, P)
         self.register_buffer("pseudo_labels", torch.empty(0, dtype=torch.long))  # (N,)
+        # Prototypes in use: k < K when the dataset has fewer than K images. Unused rows
+        # stay out of the softmax, where they would only be pushed away from everything.
+        self.register_buffer("num_active", torch.tensor(hparams.num_clusters))
         self.register_load_state_dict_pre_hook(_resize_pseudo_labels)
         self.augment = ViewAugment(simclr_config(image_size))
 
@@ -142,12 +147,13 @@ class DeepCluster(Method):
         labels[torch.cat(positions).to(z.device)] = result.assignments
         self.pseudo_labels = labels  # (N,)
         self.prototypes[:clusters] = result.centroids.to(self.prototypes.device)  # (k, P)
+        self.num_active.fill_(clusters)
 
     def training_step(self, batch: Batch) -> StepOutput:
         batch_size = batch.images.shape[0]
         views = self.augment(torch.cat([batch.images, batch.images]))  # (2B, 3, S, S)
         h, z = self._project(views)  # (2B, D), (2B, P)
-        scores = z @ self.prototypes.T  # (2B, K)
+        scores = z @ self.prototypes[: int(self.num_active)].T  # (2B, k)
         labels = self._labels(batch.indices, scores[:batch_size].detach())  # (B,)
         loss = cluster_classification_loss(
             scores, labels.repeat(2), temperature=self.hparams.temperature

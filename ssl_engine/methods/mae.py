@@ -126,7 +126,7 @@ class MAE(Method):
     optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
         name="adamw", lr=1.5e-4, weight_decay=0.05, momentum=0.9
     )
-    allowed_backbones: ClassVar[tuple[str, ...]] = ("vit_tiny", "vit_small")
+    allowed_backbones: ClassVar[tuple[str, ...]] = ("vit_micro", "vit_tiny", "vit_small")
     default_backbone: ClassVar[str] = "vit_tiny"
 
     def __init__(self, *, backbone: str, image_size: int, hparams: MAEHyperparameters) -> None:

@@ -47,13 +47,16 @@ from ssl_engine.methods.base import (
 
 
 class SwAVHyperparameters(Hyperparameters):
-    """SwAV's knobs; the paper's defaults, with the queue schedule of CIFAR recipes."""
+    """SwAV's knobs; the paper's defaults, with CIFAR-scale prototypes and queue schedule."""
 
     num_prototypes: int = Field(
-        3000,
+        512,
         ge=2,
         le=65536,
-        description="Number of prototypes K (paper: 3000; solo-learn's CIFAR recipe keeps 3000).",
+        description=(
+            "Number of prototypes K. The paper's 3000 is for ImageNet's 1000 classes; "
+            "512 is the lightly CIFAR-10 benchmark's value."
+        ),
     )
     temperature: float = Field(
         0.1, gt=0, le=10, description="Softmax temperature of the predictions (paper: 0.1)."
@@ -179,10 +182,10 @@ class SwAV(Method):
         batch in Sinkhorn, so that equipartition is enforced over B + L samples.
         """
         batch_size = scores.shape[0]
-        scores = scores.detach()
+        scores = scores.detach().float()
         if queue is not None:
-            queued = queue @ self.prototypes.weight.detach().T  # (L, K)
-            scores = torch.cat([scores, queued.to(scores.dtype)])  # (B + L, K)
+            queued = queue @ self.prototypes.weight.detach().float().T  # (L, K)
+            scores = torch.cat([scores, queued])  # (B + L, K)
         codes = sinkhorn_knopp(
             scores,
             epsilon=self.hparams.sinkhorn_epsilon,

@@ -34,6 +34,7 @@ def test_ema_update_moves_target_towards_online_by_one_minus_momentum() -> None:
 
 def test_ema_update_leaves_buffers_and_online_alone() -> None:
     online, target = nn.BatchNorm1d(2), nn.BatchNorm1d(2)
+    assert online.running_mean is not None and target.running_mean is not None
     with torch.no_grad():
         online.running_mean.fill_(5.0)
         online.weight.fill_(2.0)

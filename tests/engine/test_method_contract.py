@@ -9,6 +9,7 @@ One trained instance per method is shared by the tests that need training.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ TEST_OVERRIDES: dict[str, dict[str, Any]] = {
     "simsiam": {**SMALL_HEAD, "predictor_hidden_dim": 32},
     "barlow_twins": SMALL_HEAD,
     "vicreg": SMALL_HEAD,
+    "mae": {"decoder_dim": 64, "decoder_depth": 1, "decoder_heads": 2},
 }
 
 
@@ -163,8 +165,10 @@ def test_two_training_steps_are_finite_and_reach_the_encoder(
 def test_short_training_lowers_the_loss(trained: Trained) -> None:
     losses = trained.losses
     assert len(losses) == EPOCHS * (64 // BATCH_SIZE)
-    first = sum(losses[:COMPARED_STEPS]) / COMPARED_STEPS
-    last = sum(losses[-COMPARED_STEPS:]) / COMPARED_STEPS
+    # Medians, not means: one atypical step (MoCo's first, against a queue of random
+    # vectors; a Barlow Twins batch with a poorly estimated correlation) must not decide.
+    first = statistics.median(losses[:COMPARED_STEPS])
+    last = statistics.median(losses[-COMPARED_STEPS:])
     assert last < first, f"{trained.name}: loss went from {first:.4f} to {last:.4f}"
 
 

@@ -64,7 +64,7 @@ def test_decoder_predicts_every_patch_from_visible_tokens() -> None:
 
 
 def test_named_sizes_build_and_reject_unknown_names() -> None:
-    assert set(VIT_SIZES) == {"vit_tiny", "vit_small"}
+    assert set(VIT_SIZES) == {"vit_micro", "vit_tiny", "vit_small"}
     assert build_vit_encoder("vit_tiny", 32).num_patches == 64
     with pytest.raises(ValueError, match="unknown ViT"):
         build_vit_encoder("vit_huge", 32)

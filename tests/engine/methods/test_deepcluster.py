@@ -49,7 +49,10 @@ def test_cluster_count_is_capped_by_the_dataset_size() -> None:
     method = _deepcluster(num_clusters=50)
     method.on_epoch_start(_context(_images()))
     assert method.pseudo_labels.max() < NUM_IMAGES
+    assert int(method.num_active) == NUM_IMAGES
     assert method.prototypes.shape == (50, 128)  # the unused prototypes stay in place
+    batch = Batch(images=_images()[:4], indices=torch.arange(4))
+    assert torch.isfinite(method.training_step(batch).loss)  # scored against 12 only
 
 
 def test_training_uses_the_stored_pseudo_labels() -> None:

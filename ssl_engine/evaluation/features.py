@@ -1,0 +1,33 @@
+"""Frozen features: a method's embeddings of a uint8 image tensor, in eval mode."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ssl_engine.methods.base import Method
+
+FEATURE_BATCH = 256  # images embedded at once; memory, not accuracy, sets it
+
+
+def embed_uint8(
+    method: Method, images: Tensor, device: torch.device, batch_size: int = FEATURE_BATCH
+) -> Tensor:
+    """(N, 3, S, S) uint8 images (CPU, possibly memory-mapped) -> (N, D) float32 on device.
+
+    Runs ``method.embed`` in eval mode (BatchNorm uses its running statistics, so an
+    image's embedding does not depend on its batch) and restores the previous mode.
+    """
+    if images.ndim != 4 or images.shape[1] != 3 or images.dtype != torch.uint8:
+        raise ValueError(f"images must be (N, 3, S, S) uint8, got {images.dtype} {images.shape}")
+    was_training = method.training
+    method.eval()
+    try:
+        with torch.inference_mode():
+            chunks = [
+                method.embed(chunk.to(device).float().div_(255)).float()  # (b, D)
+                for chunk in images.split(batch_size)
+            ]
+    finally:
+        method.train(was_training)
+    return torch.cat(chunks)  # (N, D)

@@ -1,0 +1,47 @@
+"""Barlow Twins: the loss is invariance + lambda * redundancy, both logged."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+import torch
+
+from ssl_engine.methods.barlow_twins import BarlowTwins, BarlowTwinsHyperparameters
+from ssl_engine.methods.base import Batch
+
+
+def tiny_barlow(**hparams: float) -> BarlowTwins:
+    torch.manual_seed(0)
+    settings = {"projection_dim": 16, "projection_hidden_dim": 16, **hparams}
+    return BarlowTwins(
+        backbone="tiny_cnn", image_size=16, hparams=BarlowTwinsHyperparameters(**settings)
+    )
+
+
+def test_defaults_are_the_papers_lambda_with_cifar_sized_projector() -> None:
+    hparams = BarlowTwinsHyperparameters()
+    assert hparams.redundancy_weight == 5e-3
+    assert (hparams.projection_dim, hparams.projection_hidden_dim) == (2048, 2048)
+    assert hparams.projection_layers == 3
+
+
+@pytest.mark.parametrize("bad", [{"redundancy_weight": 0.0}, {"redundancy_weight": 2.0}, {"l": 1}])
+def test_out_of_bounds_or_unknown_hyperparameters_are_rejected(bad: dict[str, float]) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        BarlowTwinsHyperparameters(**bad)
+
+
+@pytest.mark.parametrize("weight", [5e-3, 0.5])
+def test_loss_is_invariance_plus_lambda_times_redundancy(weight: float) -> None:
+    method = tiny_barlow(redundancy_weight=weight)
+    output = method.training_step(Batch(images=torch.rand(8, 3, 16, 16), indices=torch.arange(8)))
+    metrics = output.metrics
+    assert set(metrics) == {"loss_invariance", "loss_redundancy"}
+    expected = metrics["loss_invariance"] + weight * metrics["loss_redundancy"]
+    assert output.loss.item() == pytest.approx(expected, rel=1e-5)
+    assert 0 <= metrics["loss_invariance"] <= 4 * 16  # each (1 - C_ii)^2 <= 4
+
+
+def test_views_use_byols_asymmetric_augmentations() -> None:
+    method = tiny_barlow()
+    assert (method.augment_1.config.solarize_p, method.augment_2.config.solarize_p) == (0.0, 0.2)

@@ -1,0 +1,73 @@
+"""The evaluation worker in-process: claim once, probe, record on the row and the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from api.persistence import datasets, evaluations, jobs, trained_models
+from api.persistence.db import session_scope
+from api.routes.datasets import scan_folder
+from api.settings import Settings
+from ssl_engine.factory import build_method
+from tests.image_folders import make_image_folder
+from worker.evaluate import run_evaluation
+
+
+def queued_evaluation(settings: Settings, folder: Path, weights_dir: Path) -> tuple[str, str]:
+    """(evaluation id, model id) of a random tiny SimCLR queued for a probe on ``folder``."""
+    torch.manual_seed(0)
+    method = build_method("simclr", backbone="tiny_cnn", image_size=16, hyperparameters={})
+    weights = weights_dir / "model.safetensors"
+    save_file({k: v.contiguous().clone() for k, v in method.state_dict().items()}, str(weights))
+    with session_scope(settings.resolved_database_url) as session:
+        dataset = datasets.create_dataset(
+            session, name="d", path=str(folder), **scan_folder(folder)
+        )
+        job = jobs.create_job(
+            session, method="simclr", dataset_id=dataset.id, backbone="tiny_cnn",
+            image_size=16, epochs=1, batch_size=2, seed=0,
+        )  # fmt: skip
+        model = trained_models.create_model(
+            session, job_id=job.id, dataset_id=dataset.id, method="simclr", backbone="tiny_cnn",
+            image_size=16, hyperparameters={}, embed_dim=64, weights_path=str(weights),
+            metrics={"loss": 1.0},
+        )  # fmt: skip
+        evaluation = evaluations.create_evaluation(
+            session, model_id=model.id, dataset_id=dataset.id
+        )
+        return evaluation.id, model.id
+
+
+def test_probe_succeeds_once_and_stores_top1_with_the_model(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = make_image_folder(tmp_path / "images", per_class=10)
+    evaluation_id, model_id = queued_evaluation(settings, folder, tmp_path)
+    assert run_evaluation(settings, evaluation_id) == "succeeded"
+    assert run_evaluation(settings, evaluation_id) is None  # a duplicate delivery does nothing
+    with session_scope(settings.resolved_database_url) as session:
+        evaluation = evaluations.get_evaluation(session, evaluation_id)
+        model = trained_models.get_model(session, model_id)
+        assert evaluation is not None and model is not None
+        assert evaluation.top1 is not None and 0.0 <= evaluation.top1 <= 1.0
+        assert evaluation.metrics["held_out_images"] == 4  # one of each class's 10
+        assert evaluation.metrics["train_images"] == 36
+        assert evaluation.finished_at is not None
+        assert model.metrics == {"loss": 1.0, "linear_top1": evaluation.top1}
+
+
+def test_a_dataset_emptied_since_registration_fails_with_the_reason(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = make_image_folder(tmp_path / "images", per_class=4)
+    evaluation_id, _ = queued_evaluation(settings, folder, tmp_path)
+    for image in folder.rglob("*.*"):
+        image.unlink()
+    assert run_evaluation(settings, evaluation_id) == "failed"
+    with session_scope(settings.resolved_database_url) as session:
+        evaluation = evaluations.get_evaluation(session, evaluation_id)
+        assert evaluation is not None and evaluation.top1 is None
+        assert "no image" in (evaluation.failure_reason or "")

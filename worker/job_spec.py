@@ -1,0 +1,48 @@
+"""The parts of a job row a worker needs, read once and detached from the session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.persistence import datasets, jobs
+from api.persistence.db import session_scope
+from worker.job_data import JobInputError
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    method: str
+    dataset_id: str
+    dataset_path: str
+    backbone: str
+    image_size: int
+    epochs: int
+    batch_size: int
+    seed: int
+    hyperparameters: dict[str, object]
+    training: dict[str, object]
+
+
+def read_spec(database_url: str, job_id: str) -> JobSpec:
+    """The job and its dataset's folder; JobInputError if the dataset is gone."""
+    with session_scope(database_url) as session:
+        job = jobs.get_job(session, job_id)
+        if job is None:
+            raise JobInputError(f"job {job_id} no longer exists")
+        dataset = datasets.get_dataset(session, job.dataset_id)
+        if dataset is None:
+            raise JobInputError(f"dataset {job.dataset_id} no longer exists")
+        return JobSpec(
+            id=job.id,
+            method=job.method,
+            dataset_id=job.dataset_id,
+            dataset_path=dataset.path,
+            backbone=job.backbone,
+            image_size=job.image_size,
+            epochs=job.epochs,
+            batch_size=job.batch_size,
+            seed=job.seed,
+            hyperparameters=dict(job.hyperparameters),
+            training=dict(job.training),
+        )

@@ -1,0 +1,108 @@
+"""Turn a finished job's final checkpoint into a served model, all or nothing.
+
+The weights are copied under ``artifacts/models/<model id>/`` first; then one transaction
+inserts the model row and moves the job to ``succeeded``, provided this worker still
+holds its lease. If that transaction fails or the job was taken over, the copied files
+are removed, so a model row always has its weights and no weights lie about unowned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+
+from api.persistence import jobs, trained_models
+from api.persistence.db import session_scope
+from api.persistence.models import JobStatus, new_id
+from api.settings import Settings
+from ssl_engine.checkpoint import MODEL_FILE
+from ssl_engine.trainer import TrainResult
+from worker.db_retry import retry_final_write
+from worker.job_spec import JobSpec
+
+S = JobStatus
+
+
+def publish_model(
+    settings: Settings,
+    spec: JobSpec,
+    owner: str,
+    result: TrainResult,
+    embed_dim: int,
+    final_metrics: dict[str, float],
+) -> bool:
+    """Publish the model and mark the job succeeded; False if the job is no longer ours."""
+    return retry_final_write(
+        lambda: _publish_once(settings, spec, owner, result, embed_dim, final_metrics),
+        what=f"publishing the model of job {spec.id}",
+    )
+
+
+def _publish_once(
+    settings: Settings,
+    spec: JobSpec,
+    owner: str,
+    result: TrainResult,
+    embed_dim: int,
+    final_metrics: dict[str, float],
+) -> bool:
+    model_id = new_id()
+    weights = _write_weights(settings.artifacts_dir / "models" / model_id, spec, result.checkpoint)
+    published = False
+    try:
+        with session_scope(settings.resolved_database_url) as session:
+            trained_models.create_model(
+                session,
+                id=model_id,
+                job_id=spec.id,
+                dataset_id=spec.dataset_id,
+                method=spec.method,
+                backbone=spec.backbone,
+                image_size=spec.image_size,
+                hyperparameters=spec.hyperparameters,
+                embed_dim=embed_dim,
+                weights_path=str(weights),
+                metrics=final_metrics,
+            )
+            published = jobs.transition(
+                session,
+                spec.id,
+                S.SUCCEEDED,
+                f"trained {result.steps} steps",
+                allowed_from={S.RUNNING, S.CANCELLING},
+                owner=owner,
+                model_id=model_id,
+                step=result.steps,
+            )
+            if not published:
+                session.rollback()
+    except IntegrityError:  # another worker already published this job's model
+        return False
+    finally:
+        if not published:
+            shutil.rmtree(weights.parent, ignore_errors=True)
+    return published
+
+
+def _write_weights(target_dir: Path, spec: JobSpec, checkpoint: Path) -> Path:
+    """Copy the final weights (atomically) and a small model card into ``target_dir``."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    source = checkpoint / MODEL_FILE if checkpoint.is_dir() else checkpoint
+    target = target_dir / MODEL_FILE
+    tmp = target.with_suffix(".tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+    card = {
+        "method": spec.method,
+        "backbone": spec.backbone,
+        "image_size": spec.image_size,
+        "hyperparameters": spec.hyperparameters,
+        "job_id": spec.id,
+        "dataset_id": spec.dataset_id,
+    }
+    (target_dir / "config.json").write_text(json.dumps(card, indent=2))
+    return target

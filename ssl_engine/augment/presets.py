@@ -51,3 +51,12 @@ def crop_flip_config(image_size: int) -> ViewAugmentConfig:
         blur_p=0.0,
         solarize_p=0.0,
     )
+
+
+def moco_v2_config(image_size: int) -> ViewAugmentConfig:
+    """MoCo v2's views: SimCLR's recipe with crops of at least 20% of the image.
+
+    (Chen et al., 2020, "Improved Baselines", section 2; SimSiam reuses it.) Blur follows
+    ``simclr_config``: on above 64 px, off for CIFAR-sized images.
+    """
+    return replace(simclr_config(image_size), crop_scale=(0.2, 1.0))

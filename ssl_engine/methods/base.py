@@ -126,6 +126,18 @@ class Method(nn.Module):
         """(B, 3, H, W) x and y in [0, 1] -> (B,) energies, low for compatible pairs."""
         raise NotImplementedError
 
+    def encoder_module(self) -> nn.Module:
+        """The trunk ``embed`` runs (its ``backbone``, else its ``encoder``): what exports ship.
+
+        ``embed`` may add a little on top (pooling, a posterior layer); exports that need
+        exactly ``embed`` trace it instead. Override when the trunk has another name.
+        """
+        for name in ("backbone", "encoder"):
+            module = getattr(self, name, None)
+            if isinstance(module, nn.Module):
+                return module
+        raise NotImplementedError(f"{type(self).__name__} has no backbone or encoder submodule")
+
     def on_epoch_start(self, context: EpochContext) -> None:
         """Called before each epoch; default does nothing."""
 

@@ -19,11 +19,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
-from torch import Tensor
 
-from ssl_engine.augment import ViewAugment
+from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import byol_configs
 from ssl_engine.backbones import build_backbone
 from ssl_engine.ema import cosine_momentum, ema_update_, frozen_copy
@@ -34,10 +32,10 @@ from ssl_engine.methods.base import (
     CollapsePrevention,
     Family,
     Hyperparameters,
-    Method,
     OptimizerDefaults,
     StepOutput,
 )
+from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 
 
 class BYOLHyperparameters(Hyperparameters):
@@ -64,7 +62,7 @@ class BYOLHyperparameters(Hyperparameters):
     )
 
 
-class BYOL(Method):
+class BYOL(JointEmbeddingMethod):
     """Online backbone + projector + predictor, regressed onto an EMA target network."""
 
     name: ClassVar[str] = "byol"
@@ -99,13 +97,11 @@ class BYOL(Method):
         self.target_backbone = frozen_copy(self.backbone)
         self.target_projector = frozen_copy(self.projector)
         self.target_momentum = hparams.base_momentum  # updated by on_step_end
-        view_1, view_2 = byol_configs(image_size)
-        self.augment_1 = ViewAugment(view_1)
-        self.augment_2 = ViewAugment(view_2)
+        self.views = TwoViews(*byol_configs(image_size))
 
     def training_step(self, batch: Batch) -> StepOutput:
         batch_size = batch.images.shape[0]
-        views = torch.cat([self.augment_1(batch.images), self.augment_2(batch.images)])
+        views = self.views(batch.images)  # (2B, 3, S, S)
         h = self.backbone(views)  # (2B, D)
         p_1, p_2 = self.predictor(self.projector(h)).split(batch_size)  # (B, P) each
         with torch.no_grad():
@@ -124,10 +120,3 @@ class BYOL(Method):
         self.target_momentum = cosine_momentum(self.hparams.base_momentum, progress)
         ema_update_(self.target_backbone, self.backbone, self.target_momentum)
         ema_update_(self.target_projector, self.projector, self.target_momentum)
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.backbone(x)  # (B, D)
-
-    def energy(self, x: Tensor, y: Tensor) -> Tensor:
-        """1 - cosine similarity of the backbone features: 0 for identical directions."""
-        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)

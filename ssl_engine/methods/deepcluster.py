@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from ssl_engine.augment import ViewAugment
+from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import simclr_config
 from ssl_engine.backbones import build_backbone
 from ssl_engine.heads import mlp
@@ -45,10 +45,10 @@ from ssl_engine.methods.base import (
     EpochContext,
     Family,
     Hyperparameters,
-    Method,
     OptimizerDefaults,
     StepOutput,
 )
+from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 
 UNASSIGNED = -1  # pseudo-label of an image no clustering has seen yet
 
@@ -79,7 +79,7 @@ class DeepClusterHyperparameters(Hyperparameters):
     )
 
 
-class DeepCluster(Method):
+class DeepCluster(JointEmbeddingMethod):
     """Backbone + projector classified against k-means centroids refreshed every epoch."""
 
     name: ClassVar[str] = "deepcluster"
@@ -123,7 +123,7 @@ class DeepCluster(Method):
         # stay out of the softmax, where they would only be pushed away from everything.
         self.register_buffer("num_active", torch.tensor(hparams.num_clusters))
         self.register_load_state_dict_pre_hook(_resize_pseudo_labels)
-        self.augment = ViewAugment(simclr_config(image_size))
+        self.views = TwoViews(simclr_config(image_size))
 
     def _project(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """(B, 3, H, W) -> backbone features (B, D) and unit projections (B, P)."""
@@ -151,7 +151,7 @@ class DeepCluster(Method):
 
     def training_step(self, batch: Batch) -> StepOutput:
         batch_size = batch.images.shape[0]
-        views = self.augment(torch.cat([batch.images, batch.images]))  # (2B, 3, S, S)
+        views = self.views(batch.images)  # (2B, 3, S, S)
         h, z = self._project(views)  # (2B, D), (2B, P)
         scores = z @ self.prototypes[: int(self.num_active)].T  # (2B, k)
         labels = self._labels(batch.indices, scores[:batch_size].detach())  # (B,)
@@ -173,13 +173,6 @@ class DeepCluster(Method):
         stored = self.pseudo_labels[indices.clamp(max=size - 1)]  # (B,)
         assigned = (indices < size) & (stored != UNASSIGNED)  # (B,)
         return torch.where(assigned, stored, nearest)  # (B,)
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.backbone(x)  # (B, D)
-
-    def energy(self, x: Tensor, y: Tensor) -> Tensor:
-        """1 - cosine similarity of the backbone features: 0 for identical directions."""
-        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)
 
 
 def _resize_pseudo_labels(

@@ -21,7 +21,6 @@ sharing BatchNorm batch statistics; a single-process job computes keys on one ba
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import ClassVar
 
 import torch
@@ -29,8 +28,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor
 
-from ssl_engine.augment import ViewAugment, ViewAugmentConfig
-from ssl_engine.augment.presets import simclr_config
+from ssl_engine.augment import TwoViews
+from ssl_engine.augment.presets import moco_v2_config
 from ssl_engine.backbones import build_backbone
 from ssl_engine.ema import ema_update_, frozen_copy
 from ssl_engine.heads import mlp
@@ -40,19 +39,10 @@ from ssl_engine.methods.base import (
     CollapsePrevention,
     Family,
     Hyperparameters,
-    Method,
     OptimizerDefaults,
     StepOutput,
 )
-
-
-def moco_v2_config(image_size: int) -> ViewAugmentConfig:
-    """MoCo v2's views: SimCLR's recipe with crops of at least 20% of the image.
-
-    (Chen et al., 2020, "Improved Baselines", section 2; SimSiam reuses it.) Blur follows
-    ``simclr_config``: on above 64 px, off for CIFAR-sized images.
-    """
-    return replace(simclr_config(image_size), crop_scale=(0.2, 1.0))
+from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 
 
 class MoCoV2Hyperparameters(Hyperparameters):
@@ -89,7 +79,7 @@ class MoCoV2Hyperparameters(Hyperparameters):
     )
 
 
-class MoCoV2(Method):
+class MoCoV2(JointEmbeddingMethod):
     """Query encoder + projector, a momentum key encoder and a queue of negative keys."""
 
     name: ClassVar[str] = "moco_v2"
@@ -128,11 +118,10 @@ class MoCoV2(Method):
         queue = F.normalize(torch.randn(hparams.queue_size, hparams.projection_dim), dim=1)
         self.register_buffer("queue", queue)  # (K, P)
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))  # next row to write
-        self.augment = ViewAugment(moco_v2_config(image_size))
+        self.views = TwoViews(moco_v2_config(image_size))
 
     def training_step(self, batch: Batch) -> StepOutput:
-        query_views = self.augment(batch.images)  # (B, 3, S, S)
-        key_views = self.augment(batch.images)  # (B, 3, S, S)
+        query_views, key_views = self.views(batch.images).chunk(2)  # (B, 3, S, S) each
         h = self.backbone(query_views)  # (B, D)
         q = self.projector(h)  # (B, P)
         with torch.no_grad():
@@ -158,10 +147,3 @@ class MoCoV2(Method):
         """Key encoder <- momentum * key encoder + (1 - momentum) * query encoder."""
         ema_update_(self.key_backbone, self.backbone, self.hparams.momentum)
         ema_update_(self.key_projector, self.projector, self.hparams.momentum)
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.backbone(x)  # (B, D)
-
-    def energy(self, x: Tensor, y: Tensor) -> Tensor:
-        """1 - cosine similarity of the backbone features: 0 for identical directions."""
-        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)

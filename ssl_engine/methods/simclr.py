@@ -17,12 +17,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
 from pydantic import Field
-from torch import Tensor
 
-from ssl_engine.augment import ViewAugment
+from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import simclr_config
 from ssl_engine.backbones import build_backbone
 from ssl_engine.heads import mlp
@@ -32,10 +29,10 @@ from ssl_engine.methods.base import (
     CollapsePrevention,
     Family,
     Hyperparameters,
-    Method,
     OptimizerDefaults,
     StepOutput,
 )
+from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 
 
 class SimCLRHyperparameters(Hyperparameters):
@@ -55,7 +52,7 @@ class SimCLRHyperparameters(Hyperparameters):
     )
 
 
-class SimCLR(Method):
+class SimCLR(JointEmbeddingMethod):
     """Backbone + MLP projector trained with NT-Xent on two views of each image."""
 
     name: ClassVar[str] = "simclr"
@@ -89,13 +86,13 @@ class SimCLR(Method):
             hparams.projection_dim,
             num_layers=hparams.projection_layers,
         )
-        self.augment = ViewAugment(simclr_config(image_size))
+        self.views = TwoViews(simclr_config(image_size))
 
     def training_step(self, batch: Batch) -> StepOutput:
         batch_size = batch.images.shape[0]
         # One augmentation call on the batch twice over: every row draws its own random
         # parameters, so rows i and B + i are two independent views of image i.
-        views = self.augment(torch.cat([batch.images, batch.images]))  # (2B, 3, S, S)
+        views = self.views(batch.images)  # (2B, 3, S, S)
         h = self.backbone(views)  # (2B, D)
         z = self.projector(h)  # (2B, P)
         z_a, z_b = z.split(batch_size)  # (B, P) each
@@ -105,10 +102,3 @@ class SimCLR(Method):
             metrics={"loss_nt_xent": loss.item()},
             embeddings=h[:batch_size].detach(),  # (B, D) first views
         )
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.backbone(x)  # (B, D)
-
-    def energy(self, x: Tensor, y: Tensor) -> Tensor:
-        """1 - cosine similarity of the backbone features: 0 for identical directions."""
-        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
 from pydantic import Field
-from torch import Tensor
 
-from ssl_engine.augment import ViewAugment
+from ssl_engine.augment import TwoViews
+from ssl_engine.augment.presets import moco_v2_config
 from ssl_engine.backbones import build_backbone
 from ssl_engine.heads import mlp
 from ssl_engine.losses.similarity import negative_cosine_similarity
@@ -33,11 +31,10 @@ from ssl_engine.methods.base import (
     CollapsePrevention,
     Family,
     Hyperparameters,
-    Method,
     OptimizerDefaults,
     StepOutput,
 )
-from ssl_engine.methods.moco_v2 import moco_v2_config
+from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 
 
 class SimSiamHyperparameters(Hyperparameters):
@@ -60,7 +57,7 @@ class SimSiamHyperparameters(Hyperparameters):
     )
 
 
-class SimSiam(Method):
+class SimSiam(JointEmbeddingMethod):
     """Backbone + projector + predictor; each view's prediction regresses the other's."""
 
     name: ClassVar[str] = "simsiam"
@@ -97,11 +94,11 @@ class SimSiam(Method):
         self.predictor = mlp(
             hparams.projection_dim, hparams.predictor_hidden_dim, hparams.projection_dim
         )
-        self.augment = ViewAugment(moco_v2_config(image_size))  # the paper uses MoCo v2's
+        self.views = TwoViews(moco_v2_config(image_size))  # the paper uses MoCo v2's
 
     def training_step(self, batch: Batch) -> StepOutput:
         batch_size = batch.images.shape[0]
-        views = self.augment(torch.cat([batch.images, batch.images]))  # (2B, 3, S, S)
+        views = self.views(batch.images)  # (2B, 3, S, S)
         h = self.backbone(views)  # (2B, D)
         z = self.projector(h)  # (2B, P)
         p_1, p_2 = self.predictor(z).split(batch_size)  # (B, P) each
@@ -112,10 +109,3 @@ class SimSiam(Method):
             metrics={"loss_negative_cosine": loss.item()},
             embeddings=h[:batch_size].detach(),  # (B, D) first views
         )
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.backbone(x)  # (B, D)
-
-    def energy(self, x: Tensor, y: Tensor) -> Tensor:
-        """1 - cosine similarity of the backbone features: 0 for identical directions."""
-        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from ssl_engine.augment import ViewAugment
+from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import simclr_config
 from ssl_engine.backbones import build_backbone
 from ssl_engine.heads import mlp
@@ -40,10 +40,10 @@ from ssl_engine.methods.base import (
     EpochContext,
     Family,
     Hyperparameters,
-    Method,
     OptimizerDefaults,
     StepOutput,
 )
+from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 
 
 class SwAVHyperparameters(Hyperparameters):
@@ -103,7 +103,7 @@ class SwAVHyperparameters(Hyperparameters):
     )
 
 
-class SwAV(Method):
+class SwAV(JointEmbeddingMethod):
     """Backbone + projector + prototypes, trained by swapped prediction of Sinkhorn codes."""
 
     name: ClassVar[str] = "swav"
@@ -142,7 +142,7 @@ class SwAV(Method):
         self.register_buffer("queue", queue)  # (2 views, L, P), newest rows first
         self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))  # valid rows
         self.register_buffer("epoch", torch.zeros((), dtype=torch.long))  # current epoch
-        self.augment = ViewAugment(simclr_config(image_size))
+        self.views = TwoViews(simclr_config(image_size))
 
     def on_epoch_start(self, context: EpochContext) -> None:
         self.epoch.fill_(context.epoch)
@@ -152,7 +152,7 @@ class SwAV(Method):
         epoch = int(self.epoch)
         with torch.no_grad():
             self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
-        views = self.augment(torch.cat([batch.images, batch.images]))  # (2B, 3, S, S)
+        views = self.views(batch.images)  # (2B, 3, S, S)
         h = self.backbone(views)  # (2B, D)
         z = F.normalize(self.projector(h), dim=1)  # (2B, P)
         prototypes = self.prototypes.weight  # (K, P)
@@ -200,10 +200,3 @@ class SwAV(Method):
         for view, z in enumerate((z_a, z_b)):
             self.queue[view] = torch.cat([z.float(), self.queue[view]])[:length]  # (L, P)
         self.queue_filled.copy_((self.queue_filled + len(z_a)).clamp(max=length))
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.backbone(x)  # (B, D)
-
-    def energy(self, x: Tensor, y: Tensor) -> Tensor:
-        """1 - cosine similarity of the backbone features: 0 for identical directions."""
-        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
 from pydantic import Field
-from torch import Tensor
 
-from ssl_engine.augment import ViewAugment
+from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import byol_configs
 from ssl_engine.backbones import build_backbone
 from ssl_engine.heads import mlp
@@ -32,10 +29,10 @@ from ssl_engine.methods.base import (
     CollapsePrevention,
     Family,
     Hyperparameters,
-    Method,
     OptimizerDefaults,
     StepOutput,
 )
+from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 
 
 class VICRegHyperparameters(Hyperparameters):
@@ -70,7 +67,7 @@ class VICRegHyperparameters(Hyperparameters):
     )
 
 
-class VICReg(Method):
+class VICReg(JointEmbeddingMethod):
     """Backbone + expander trained with separately weighted V, I and C terms."""
 
     name: ClassVar[str] = "vicreg"
@@ -103,13 +100,11 @@ class VICReg(Method):
             hparams.projection_dim,
             num_layers=hparams.projection_layers,
         )
-        view_1, view_2 = byol_configs(image_size)  # the paper uses BYOL's augmentations
-        self.augment_1 = ViewAugment(view_1)
-        self.augment_2 = ViewAugment(view_2)
+        self.views = TwoViews(*byol_configs(image_size))  # the paper uses BYOL's augmentations
 
     def training_step(self, batch: Batch) -> StepOutput:
         batch_size = batch.images.shape[0]
-        views = torch.cat([self.augment_1(batch.images), self.augment_2(batch.images)])
+        views = self.views(batch.images)  # (2B, 3, S, S)
         h = self.backbone(views)  # (2B, D)
         z_1, z_2 = self.expander(h).split(batch_size)  # (B, P) each
         invariance = invariance_loss(z_1, z_2)
@@ -129,10 +124,3 @@ class VICReg(Method):
             },
             embeddings=h[:batch_size].detach(),  # (B, D) first views
         )
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.backbone(x)  # (B, D)
-
-    def energy(self, x: Tensor, y: Tensor) -> Tensor:
-        """1 - cosine similarity of the backbone features: 0 for identical directions."""
-        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)

@@ -8,12 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from api.client import ApiClientError, SslptClient
@@ -269,7 +270,6 @@ def watch(job_id: str, interval: float = 2.0, api_url: ApiUrl = None) -> None:
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.fields[info]}"),
-        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console) as bar:
         task = bar.add_task(job_id[:8], total=1.0, info="")
@@ -281,7 +281,13 @@ def watch(job_id: str, interval: float = 2.0, api_url: ApiUrl = None) -> None:
             p = job["progress"]
             speed = f"{p['images_per_sec']:.0f} img/s" if p["images_per_sec"] else ""
             loss = job["latest_metrics"].get("loss")
-            info = f"{job['status']} epoch {p['epoch']} step {p['step']}/{p['total_steps']} {speed}"
+            epoch = min(p["epoch"] + 1, job["epochs"])
+            info = (
+                f"{job['status']} {p['fraction']:.0%} step {p['step']}/{p['total_steps']} "
+                f"epoch {epoch}/{job['epochs']} {speed}"
+            )
+            if p["eta_seconds"] is not None and job["status"] not in FINISHED:
+                info += f" ETA {timedelta(seconds=round(p['eta_seconds']))}"  # the server's
             if loss is not None:
                 info += f" loss {loss:.4f}"
             bar.update(task, completed=p["fraction"], info=info)

@@ -42,7 +42,9 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client that reads right after
+# a write sees it, and a failed commit is an error response rather than a lost write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_celery(request: Request) -> Celery:

@@ -12,9 +12,21 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.observability import install_request_metrics
 from api.reconciler import reconcile_forever
-from api.routes import datasets, evaluations, health, jobs, methods, models
+from api.routes import (
+    dashboard,
+    datasets,
+    evaluations,
+    exports,
+    health,
+    jobs,
+    methods,
+    model_map,
+    models,
+    search,
+    stream,
+)
 from api.schemas.common import ErrorResponse
-from api.serving.model_cache import ModelCache
+from api.serving.setup import install_serving
 from api.settings import Settings, get_settings
 from worker.celery_app import create_celery
 
@@ -30,6 +42,7 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
             else None
         )
         yield
+        app.state.model_cache.close()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -44,9 +57,12 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
     )
     app.state.settings = settings
     app.state.celery = create_celery(settings)
-    app.state.model_cache = ModelCache(settings.model_cache_size, settings.device)
+    install_serving(app, settings)
     install_error_handlers(app)
     install_request_metrics(app)
-    for module in (health, methods, datasets, jobs, models, evaluations):
+    # stream before jobs: /v1/jobs/stream must not be read as a job id
+    for module in (health, methods, datasets, stream, jobs, models, evaluations, exports, search):
         app.include_router(module.router)
+    app.include_router(model_map.router)
+    app.include_router(dashboard.router)
     return app

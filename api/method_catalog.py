@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from api.errors import ApiError, field_errors, validation_error
+from api.errors import field_errors, validation_error
 from api.schemas.methods import MethodOut, OptimizerDefaultsOut
 
 if TYPE_CHECKING:
@@ -69,9 +69,3 @@ def validate_method_options(
             field_errors(list(error.errors()), prefix=("hyperparameters",))
         ) from error
     return chosen, parsed.model_dump(mode="json")
-
-
-def ensure_known(name: str) -> None:
-    """Raise a 422 unless ``name`` is a registered method (used by list filters)."""
-    if name not in _registry():
-        raise ApiError(422, "validation_error", f"unknown method {name!r}")

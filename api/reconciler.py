@@ -40,9 +40,9 @@ from api.settings import Settings
 log = logging.getLogger(__name__)
 S = JobStatus
 
-# Key of the PostgreSQL advisory lock held for the length of one pass; any fixed 64-bit
-# number unique to this use within the database will do.
-ADVISORY_LOCK_KEY = 0x551_7EC0_4C11
+# Key of the PostgreSQL advisory lock held for the length of one pass: any fixed 64-bit
+# number that nothing else in the database uses as a lock key ("sslpt" in ASCII).
+ADVISORY_LOCK_KEY = 0x73_73_6C_70_74
 
 
 def reconcile_once(settings: Settings, celery: Celery) -> list[str] | None:
@@ -61,7 +61,7 @@ def reconcile_once(settings: Settings, celery: Celery) -> list[str] | None:
         try:
             publish_job(celery, job_id)
         except ApiError:
-            log.warning("reconciler: broker down; job %s is sent again on a later pass", job_id)
+            log.warning("reconciler: broker down; job %s is sent again after waiting", job_id)
     return resend
 
 

@@ -34,6 +34,19 @@ class Settings(BaseSettings):
     max_embed_images: int = Field(64, ge=1, description="Images per embed request.")
     max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Per embed request.")
     model_cache_size: int = Field(4, ge=1, description="Models kept loaded for serving.")
+    model_cache_mb: int = Field(
+        2048, ge=1, description="Memory budget (weights) of the loaded models; LRU evicts."
+    )
+    embed_max_batch: int = Field(32, ge=1, description="Images per merged device batch.")
+    embed_max_wait_ms: float = Field(
+        5.0, ge=0, description="Longest a batch waits for requests still decoding (not when idle)."
+    )
+    embed_max_queue: int = Field(
+        64, ge=1, description="Embed requests in flight per model; more are answered 429."
+    )
+    search_exact_max_items: int = Field(
+        100_000, ge=1, description="Datasets up to this size get an exact index, larger HNSW."
+    )
     progress_every_steps: int = Field(5, ge=1, description="Metrics/progress write interval.")
     requeue_waiting_after_seconds: float = Field(
         300.0,

@@ -126,17 +126,18 @@ def _export_torchscript(method: Method, path: Path, image_size: int, card_json: 
 def _export_onnx(method: Method, path: Path, image_size: int, card_json: str) -> None:
     import onnx
 
-    with torch.no_grad():
-        torch.onnx.export(
-            EmbedNet(method).eval(),
-            (_example(image_size),),
-            str(path),
-            dynamo=False,  # the torch.export-based exporter needs onnxscript; this one not
-            opset_version=ONNX_OPSET,
-            input_names=["images"],
-            output_names=["embeddings"],
-            dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
-        )
+    # Not under no_grad: there nn.TransformerEncoderLayer takes its fused fast path,
+    # an operator ONNX does not have.
+    torch.onnx.export(
+        EmbedNet(method).eval(),
+        (_example(image_size),),
+        str(path),
+        dynamo=False,  # the torch.export-based exporter needs onnxscript; this one does not
+        opset_version=ONNX_OPSET,
+        input_names=["images"],
+        output_names=["embeddings"],
+        dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
+    )
     graph = onnx.load(str(path))
     entry = graph.metadata_props.add()
     entry.key, entry.value = "model_card", card_json

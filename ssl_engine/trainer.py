@@ -31,6 +31,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from ssl_engine.acceleration import compile_children, use_bf16, use_channels_last
 from ssl_engine.checkpoint import TrainingState, load_latest, save_checkpoint
 from ssl_engine.methods.base import Batch, EpochContext, Method, StepOutput
 from ssl_engine.monitor import CollapseMonitor
@@ -53,8 +54,11 @@ class TrainConfig:
     # One epoch of linear warm-up keeps the first large-lr steps from wrecking BN
     # statistics; clamped to the run's length for very short runs.
     warmup_epochs: float = 1.0
-    precision: str = "auto"  # "auto": bf16 autocast on CUDA GPUs that support it, else fp32
-    channels_last: bool = True  # NHWC weights on CUDA: faster convolutions on tensor cores
+    # Speed switches; what "auto" picks per device, and the measurements behind each
+    # default, are in ssl_engine.acceleration.
+    precision: str = "auto"  # "auto": bf16 autocast where the device has bf16 kernels
+    channels_last: bool = True  # NHWC weights: faster convolutions on CPU and CUDA
+    compile: bool = False  # torch.compile the method's networks; opt-in (slow to compile)
     log_every_steps: int = 10
     checkpoint_every_steps: int = 0  # 0: only at epoch ends (and always at stop and end)
     collapse_every_steps: int = 50  # 0: never measure collapse
@@ -235,13 +239,6 @@ class Checkpointer:
         return self.last_path
 
 
-def use_bf16(precision: str, device: torch.device) -> bool:
-    """Whether to run the forward pass under bf16 autocast."""
-    if precision == "auto":
-        return device.type == "cuda" and torch.cuda.is_bf16_supported()
-    return precision == "bf16"
-
-
 def _optimization(
     method: Method, config: TrainConfig, total_steps: int, steps_per_epoch: int
 ) -> tuple[Optimizer, LRScheduler]:
@@ -319,8 +316,10 @@ def train(
     device = device or _default_device()
     torch.manual_seed(config.seed)
     method.to(device)
-    if config.channels_last and device.type == "cuda":
+    if use_channels_last(config.channels_last, device):
         method.to(memory_format=torch.channels_last)
+    if config.compile:
+        compile_children(method)
     bf16 = use_bf16(config.precision, device)
 
     steps_per_epoch = loader.steps_per_epoch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.settings import get_settings
 from worker.celery_app import celery_app
+from worker.embed_dataset import embed_dataset
 from worker.evaluate import run_evaluation
 from worker.run_job import run_job
 
@@ -18,3 +19,9 @@ def run_job_task(job_id: str) -> str | None:
 def evaluate_task(evaluation_id: str) -> str | None:
     """Claim and run one linear-probe evaluation; a duplicate delivery does nothing."""
     return run_evaluation(get_settings(), evaluation_id)
+
+
+@celery_app.task(name="sslpt.embed_dataset")
+def embed_dataset_task(embedding_id: str) -> str | None:
+    """Claim, embed and index one dataset for search; a duplicate delivery does nothing."""
+    return embed_dataset(get_settings(), embedding_id)

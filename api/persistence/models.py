@@ -1,4 +1,7 @@
-"""Tables: datasets, jobs, job_events, metrics, models, evaluations. Alembic creates them."""
+"""Tables: datasets, jobs, job_events, metrics, models, evaluations, dataset_embeddings.
+
+Alembic creates them.
+"""
 
 from __future__ import annotations
 
@@ -174,6 +177,31 @@ class Evaluation(Base):
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
     top1: Mapped[float | None] = mapped_column(Float)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DatasetEmbedding(Base):
+    """A dataset embedded by a model, with a vector index for search.
+
+    Statuses are a subset of JobStatus. ``path`` is the artifacts folder holding
+    ``vectors.npy`` (N, D), ``items.json`` (each row's file and label) and ``index.faiss``.
+    """
+
+    __tablename__ = "dataset_embeddings"
+    __table_args__ = (Index("ix_dataset_embeddings_model_dataset", "model_id", "dataset_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    dim: Mapped[int | None] = mapped_column(Integer)
+    index_kind: Mapped[str | None] = mapped_column(String(16))
+    path: Mapped[str | None] = mapped_column(Text)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from celery import Celery
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -29,10 +30,7 @@ def _check_database(url: str) -> str | None:
     return None
 
 
-def _check_broker(celery: object) -> str | None:
-    from celery import Celery
-
-    assert isinstance(celery, Celery)
+def _check_broker(celery: Celery) -> str | None:
     try:
         with celery.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)

@@ -1,17 +1,13 @@
-"""Trained models: metadata, embeddings and energies."""
+"""Trained models: metadata, warm-up, embeddings (dynamically batched) and energies."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep, SettingsDep
-from api.errors import ApiError, field_errors, not_found, validation_error
+from api.errors import ApiError, not_found
 from api.persistence import trained_models
 from api.schemas.common import Page
 from api.schemas.models import (
@@ -21,8 +17,15 @@ from api.schemas.models import (
     EnergyResponse,
     ModelOut,
 )
+from api.schemas.serving import WarmupResponse
+from api.serving.dataset_files import all_files
+from api.serving.deps import ModelCacheDep, ModelSpecDep
+from api.serving.embedding import admit, embed_files, get_loaded, observed
 from api.serving.images import decode_base64, images_to_batch
-from api.serving.model_cache import LoadedModel, ModelCache, ModelSpec
+from api.serving.inputs import read_embed_inputs
+from api.serving.model_cache import LoadedModel
+from api.serving.threads import off_loop
+from api.serving.vectors import encode_vectors
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -31,7 +34,9 @@ IMAGE_BODY = {
         "schema": {
             "type": "object",
             "properties": {
-                "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                "normalize": {"type": "boolean"},
+                "encoding_format": {"type": "string", "enum": ["float", "base64"]},
             },
             "required": ["files"],
         }
@@ -61,85 +66,58 @@ def get_model(model_id: str, session: SessionDep) -> ModelOut:
     return ModelOut.model_validate(model)
 
 
-def model_spec(model_id: str, session: SessionDep) -> ModelSpec:
-    model = trained_models.get_model(session, model_id)
-    if model is None:
-        raise not_found("model", model_id)
-    return ModelSpec(
-        model_id=model.id,
-        method=model.method,
-        backbone=model.backbone,
-        image_size=model.image_size,
-        hyperparameters=dict(model.hyperparameters),
-        weights_path=Path(model.weights_path),
+@router.post("/{model_id}/warmup", response_model=WarmupResponse)
+async def warmup(spec: ModelSpecDep, cache: ModelCacheDep) -> WarmupResponse:
+    """Load the model now (first call) and run one batch, so the next request is fast."""
+    import torch
+
+    from ssl_engine.export import preprocessing
+
+    loaded, slot = await admit(cache, spec)
+    with slot:
+        size = spec.image_size
+        vectors = await slot.embed(torch.zeros(1, 3, size, size))  # (1, D)
+    return WarmupResponse(
+        model=spec.model_id,
+        embed_dim=int(vectors.shape[1]),
+        image_size=size,
+        device=str(loaded.device),
+        load_seconds=round(loaded.load_seconds, 3),
+        memory_bytes=loaded.nbytes,
+        loaded_models=cache.loaded_ids(),
+        preprocessing=preprocessing(size),
     )
-
-
-ModelSpecDep = Annotated[ModelSpec, Depends(model_spec)]
-
-
-async def _reject_oversized(request: Request, limit: int) -> None:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise ApiError(413, "payload_too_large", f"request body over {limit} bytes")
-
-
-async def _embed_inputs(request: Request, max_images: int) -> tuple[list[tuple[str, bytes]], bool]:
-    """The (name, bytes) images of a multipart or JSON request, and the normalize flag."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=max_images + 1, max_fields=10)
-        uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
-        if not uploads:
-            raise validation_error([{"field": "files", "message": "at least one file is required"}])
-        items = [(u.filename or f"files[{i}]", await u.read()) for i, u in enumerate(uploads)]
-        normalize = str(form.get("normalize", "false")).lower() in ("1", "true", "yes")
-    elif content_type.startswith("application/json"):
-        try:
-            body = EmbedRequest.model_validate_json(await request.body())
-        except ValidationError as error:
-            raise validation_error(field_errors(list(error.errors()))) from error
-        items = [
-            (f"images[{i}]", decode_base64(s, f"images[{i}]")) for i, s in enumerate(body.images)
-        ]
-        normalize = body.normalize
-    else:
-        raise ApiError(
-            415, "unsupported_media_type", "send multipart/form-data or application/json"
-        )
-    if len(items) > max_images:
-        raise ApiError(413, "too_many_images", f"at most {max_images} images per request")
-    return items, normalize
-
-
-def _cache(request: Request) -> ModelCache:
-    cache: ModelCache = request.app.state.model_cache
-    return cache
-
-
-def _embed(
-    loaded: LoadedModel, items: list[tuple[str, bytes]], normalize: bool
-) -> list[list[float]]:
-    from ssl_engine.inference import embed_images
-
-    batch = images_to_batch(items, loaded.spec.image_size)  # (N, 3, S, S)
-    with loaded.lock:
-        vectors = embed_images(loaded.module, batch.to(loaded.device), normalize=normalize)
-    return vectors.cpu().tolist()  # (N, D)
 
 
 @router.post(
     "/{model_id}/embed",
     response_model=EmbedResponse,
     openapi_extra={"requestBody": {"content": IMAGE_BODY, "required": True}},
+    responses={429: {"description": "The model's queue is full; retry after Retry-After."}},
 )
-async def embed(request: Request, spec: ModelSpecDep, settings: SettingsDep) -> EmbedResponse:
-    """Embed images sent as multipart ``files`` or JSON base64 ``images``."""
-    await _reject_oversized(request, settings.max_upload_bytes)
-    items, normalize = await _embed_inputs(request, settings.max_embed_images)
-    loaded = await run_in_threadpool(_cache(request).get, spec)
-    vectors = await run_in_threadpool(_embed, loaded, items, normalize)
-    return EmbedResponse(model=spec.model_id, dim=len(vectors[0]), embeddings=vectors)
+async def embed(
+    request: Request, spec: ModelSpecDep, cache: ModelCacheDep, settings: SettingsDep
+) -> EmbedResponse:
+    """Embed images sent as multipart ``files``, JSON base64 ``images`` or ``dataset_items``."""
+    with observed(spec.model_id):
+        _, slot = await admit(cache, spec)
+        with slot:
+            inputs = await read_embed_inputs(
+                request, settings.max_embed_images, settings.max_upload_bytes
+            )
+            files = await all_files(
+                inputs, settings.resolved_database_url, settings.max_upload_bytes
+            )
+            vectors = await embed_files(slot, files, spec.image_size)  # (N, D)
+    embeddings = encode_vectors(
+        vectors, normalize=inputs.normalize, encoding_format=inputs.encoding_format
+    )
+    return EmbedResponse(
+        model=spec.model_id,
+        dim=int(vectors.shape[1]),
+        encoding_format=inputs.encoding_format,
+        embeddings=embeddings,
+    )
 
 
 def _energy(
@@ -157,7 +135,7 @@ def _energy(
 
 @router.post("/{model_id}/energy", response_model=EnergyResponse)
 async def energy(
-    body: EnergyRequest, request: Request, spec: ModelSpecDep, settings: SettingsDep
+    body: EnergyRequest, spec: ModelSpecDep, cache: ModelCacheDep, settings: SettingsDep
 ) -> EnergyResponse:
     """E(x, y) for each pair under the model's method: low means compatible."""
     if len(body.pairs) > settings.max_embed_images:
@@ -171,6 +149,6 @@ async def energy(
         )
         for i, p in enumerate(body.pairs)
     ]
-    loaded = await run_in_threadpool(_cache(request).get, spec)
-    energies = await run_in_threadpool(_energy, loaded, pairs)
+    loaded = await get_loaded(cache, spec)
+    energies = await off_loop(_energy, loaded, pairs)
     return EnergyResponse(model=spec.model_id, method=spec.method, energies=energies)

@@ -17,8 +17,11 @@ class TrainingOptions(BaseModel):
     lr: float | None = Field(None, gt=0, le=100, description="Base LR for batch 256.")
     weight_decay: float | None = Field(None, ge=0, le=1)
     warmup_epochs: float = Field(1.0, ge=0, le=1000)
-    precision: Literal["auto", "bf16", "fp32"] = "auto"
-    channels_last: bool = True
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="auto: bf16 autocast where the device has bf16 kernels."
+    )
+    channels_last: bool = Field(True, description="NHWC weights (faster convolutions).")
+    compile: bool = Field(False, description="torch.compile the networks (slow to start).")
     checkpoint_every_steps: int = Field(0, ge=0, description="0: at every epoch end only.")
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.common import ORMModel
 
@@ -23,17 +23,44 @@ class ModelOut(ORMModel):
     created_at: datetime
 
 
+EncodingFormat = Literal["float", "base64"]
+
+
+class DatasetItems(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: str
+    paths: list[str] = Field(
+        min_length=1, description="Files relative to the dataset folder, as search returns them."
+    )
+
+
 class EmbedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    images: list[str] = Field(min_length=1, description="Base64-encoded image files.")
+    images: list[str] = Field(default_factory=list, description="Base64-encoded image files.")
+    dataset_items: DatasetItems | None = Field(
+        None, description="Images of a registered dataset, instead of (or after) ``images``."
+    )
     normalize: bool = Field(False, description="L2-normalise each vector.")
+    encoding_format: EncodingFormat = Field(
+        "float", description="float: JSON numbers; base64: little-endian float32 bytes."
+    )
+
+    @model_validator(mode="after")
+    def _some_image(self) -> EmbedRequest:
+        if not self.images and self.dataset_items is None:
+            raise ValueError("send at least one image in images or dataset_items")
+        return self
 
 
 class EmbedResponse(BaseModel):
     model: str
     dim: int
-    embeddings: list[list[float]]
+    encoding_format: EncodingFormat = "float"
+    embeddings: list[list[float]] | list[str] = Field(
+        description="One vector per image, in request order (base64 float32 when asked)."
+    )
 
 
 class ImagePair(BaseModel):

@@ -1,1 +1,1 @@
-"""Loading trained models and running them for embedding/energy requests."""
+"""Serving trained models: model cache, dynamic batching, request inputs, exports, search."""

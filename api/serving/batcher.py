@@ -18,9 +18,8 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -51,11 +50,17 @@ class _Queued:
 
 
 class Slot:
-    """One admitted request's place in the batcher; ``embed`` it once."""
+    """One admitted request's place in its batcher: ``with slot:`` holds it, ``embed`` once."""
 
     def __init__(self, batcher: DynamicBatcher) -> None:
         self._batcher = batcher
         self.queued = False
+
+    def __enter__(self) -> Slot:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._batcher._release(self)
 
     async def embed(self, images: Tensor) -> Tensor:
         """(n, 3, S, S) images -> (n, D) float32 embeddings, computed in a shared batch."""
@@ -95,13 +100,17 @@ class DynamicBatcher:
         return self._admitted
 
     @property
+    def decoding(self) -> int:
+        """Requests admitted and not yet queued (their images are being read or decoded)."""
+        return self._decoding
+
+    @property
     def queued(self) -> int:
         """Requests decoded and waiting for the device."""
         return len(self._queue)
 
-    @contextmanager
-    def admit(self) -> Iterator[Slot]:
-        """Reserve a place for one request for as long as the ``with`` block runs."""
+    def admit(self) -> Slot:
+        """Reserve a place for one request; release it by leaving ``with slot:``."""
         with self._condition:
             if self._stopped:
                 raise BatcherClosedError(self.model_id)
@@ -110,16 +119,15 @@ class DynamicBatcher:
             self._admitted += 1
             self._decoding += 1
             metrics.QUEUE_DEPTH.labels(self.model_id).set(self._admitted)
-        slot = Slot(self)
-        try:
-            yield slot
-        finally:
-            with self._condition:
-                self._admitted -= 1
-                if not slot.queued:  # failed while decoding: a batch must not wait for it
-                    self._decoding -= 1
-                metrics.QUEUE_DEPTH.labels(self.model_id).set(self._admitted)
-                self._condition.notify_all()
+        return Slot(self)
+
+    def _release(self, slot: Slot) -> None:
+        with self._condition:
+            self._admitted -= 1
+            if not slot.queued:  # failed while decoding: no batch may wait for it
+                self._decoding -= 1
+            metrics.QUEUE_DEPTH.labels(self.model_id).set(self._admitted)
+            self._condition.notify_all()
 
     def close(self) -> None:
         """Stop once every admitted request is answered; new admissions are refused after."""
@@ -194,4 +202,5 @@ class DynamicBatcher:
         vectors = self._forward(images)  # (b, D)
         metrics.FORWARD_SECONDS.labels(self.model_id).observe(time.perf_counter() - start)
         metrics.BATCH_SIZE.labels(self.model_id).observe(len(images))
+        metrics.EMBED_IMAGES.labels(self.model_id).inc(len(images))
         return vectors

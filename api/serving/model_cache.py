@@ -91,6 +91,17 @@ class ModelCache:
         with self._lock:
             return list(self._models)
 
+    def spec_of(self, model_id: str) -> ModelSpec | None:
+        """The spec of a loaded model (no database query needed), else None; not a lookup."""
+        with self._lock:
+            loaded = self._models.get(model_id)
+            return None if loaded is None else loaded.spec
+
+    def peek(self, model_id: str) -> LoadedModel | None:
+        """The model if it is loaded (a cache hit), without ever loading: safe on the loop."""
+        with self._lock:
+            return self._hit(model_id)
+
     def get(self, spec: ModelSpec) -> LoadedModel:
         """The loaded model for ``spec``, loading it on first use (blocking: call off-loop)."""
         with self._lock:

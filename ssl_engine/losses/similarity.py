@@ -9,6 +9,7 @@ decision, and the whole point of those papers.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -23,13 +24,24 @@ def _check_pair(p: Tensor, z: Tensor) -> None:
         raise ValueError("p and z must hold at least one row")
 
 
+def _cosine_float32(p: Tensor, z: Tensor) -> Tensor:
+    """(B, D), (B, D) -> (B,) cosine similarities in at least float32 (float64 stays).
+
+    CPU autocast leaves norms and reductions in bf16, whose 8-bit mantissa makes
+    cos(p, z) of nearly aligned vectors (late in training) visibly coarse.
+    """
+    dtype = torch.promote_types(torch.promote_types(p.dtype, z.dtype), torch.float32)
+    with torch.autocast(device_type=p.device.type, enabled=False):
+        return F.cosine_similarity(p.to(dtype), z.to(dtype), dim=1)  # (B,)
+
+
 def negative_cosine_similarity(p: Tensor, z: Tensor) -> Tensor:
     """SimSiam's D(p, z) = -cos(p, z), averaged over the batch; a scalar in [-1, 1].
 
     p: (B, D) predictions, z: (B, D) targets.
     """
     _check_pair(p, z)
-    return -F.cosine_similarity(p, z, dim=1).mean()  # (B,) -> ()
+    return -_cosine_float32(p, z).mean()  # (B,) -> ()
 
 
 def normalized_mse(p: Tensor, z: Tensor) -> Tensor:
@@ -38,4 +50,4 @@ def normalized_mse(p: Tensor, z: Tensor) -> Tensor:
     p: (B, D) predictions, z: (B, D) targets.
     """
     _check_pair(p, z)
-    return (2 - 2 * F.cosine_similarity(p, z, dim=1)).mean()  # (B,) -> ()
+    return (2 - 2 * _cosine_float32(p, z)).mean()  # (B,) -> ()

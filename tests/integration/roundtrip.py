@@ -36,10 +36,12 @@ def simclr_roundtrip(service: Service, folder: Path) -> None:
         assert transitions == ["queued", "running", "succeeded"]
         progress = job["progress"]
         assert isinstance(progress, dict)
-        assert progress["step"] == progress["total_steps"] == 8  # 32 images / 8 x 2 epochs
+        total = progress["total_steps"]
+        # 32 images, some held out for kNN evaluation: at least 2 batches of 8 per epoch.
+        assert total >= 4 and progress["step"] == total
 
         series = client.get(f"/v1/jobs/{job_id}/metrics").json()["series"]
-        assert [p["step"] for p in series["loss"]] == list(range(1, 9))
+        assert [p["step"] for p in series["loss"]] == list(range(1, total + 1))
         checkpoints = list(
             (service.data_dir / "artifacts" / "jobs" / job_id).rglob("model.safetensors")
         )

@@ -1,15 +1,15 @@
 """Workers dying, stopping and racing, with real processes on Redis and PostgreSQL.
 
 One service (API + worker processes) serves the whole module; each test leaves one
-healthy worker running for the next.
+healthy worker running for the next (the last one adds a second, to race).
 """
 
 from __future__ import annotations
 
 import re
 import signal
+import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -107,7 +107,7 @@ def model_weights(service: Service, client: httpx.Client, job: dict[str, object]
     return load_file(service.data_dir / "artifacts" / "models" / model["id"] / "model.safetensors")
 
 
-def the_worker(service: Service) -> Any:
+def the_worker(service: Service) -> subprocess.Popen[bytes]:
     alive = [p for p in workers(service) if p.poll() is None]
     assert len(alive) == 1, "each test starts with exactly one live worker"
     return alive[0]
@@ -200,12 +200,12 @@ def test_duplicate_deliveries_to_racing_workers_train_the_job_once(
 
     job = wait_for_job(client, job_id)
     assert job["status"] == "succeeded", job
-    broker = celery.connection_for_write()
-    wait_until(
-        lambda: broker.default_channel.client.llen("sslpt") == 0,
-        60,
-        "the duplicate messages were not consumed",
-    )
+    with celery.connection_for_write() as broker:
+        wait_until(
+            lambda: broker.default_channel.client.llen("sslpt") == 0,
+            60,
+            "the duplicate messages were not consumed",
+        )
     job = client.get(f"/v1/jobs/{job_id}").json()
     assert job["attempts"] == 1
     assert transitions(client, job_id) == ["queued", "running", "succeeded"]

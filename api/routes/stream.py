@@ -1,0 +1,205 @@
+"""Server-sent events: jobs' status and progress as they change, for the dashboard.
+
+Each open stream polls the database about once a second (the row is the truth; there is
+no message bus to subscribe to) and sends only what changed since its last look.
+sse-starlette ends a stream when its client disconnects and when uvicorn shuts down, and
+sends a comment line every 15 s so that a dead connection is noticed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import or_, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import SettingsDep, get_session
+from api.persistence.db import session_scope
+from api.persistence.models import FINISHED_STATUSES, Job, JobEvent, Metric, utcnow
+from api.routes.jobs import get_job_or_404, job_out
+from api.schemas.jobs import JobEventOut
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+log = logging.getLogger(__name__)
+# The 404 check's session is closed before streaming starts, not held for the stream's life.
+ShortSessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+POLL_SECONDS = 1.0
+METRIC_ROWS_PER_EVENT = 5000  # a long history is sent in chunks, back to back
+# A finished job stays in the all-jobs stream this long after its last change, so that a
+# client sees the final state even if the change fell between its page load and stream.
+RECENT = timedelta(seconds=60)
+RETRY_MS = 2000  # how long a browser's EventSource waits before reconnecting
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "A stream of server-sent events."}
+}
+
+
+def _event(name: str, data: Any) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(data, default=str), event=name, retry=RETRY_MS)
+
+
+async def _poll(poll: Callable[[], list[ServerSentEvent]]) -> list[ServerSentEvent]:
+    """Run one database look in a thread; an unreachable database skips a tick, no more."""
+    try:
+        return await run_in_threadpool(poll)
+    except OperationalError:
+        log.warning("event stream: database unreachable, retrying", exc_info=True)
+        return []
+
+
+def _fingerprint(job: Job) -> Hashable:
+    """What the dashboard shows of a job; a job is re-sent when this changes."""
+    return (job.status, job.step, job.total_steps, job.epoch, job.model_id, job.updated_at)
+
+
+# ---- every job ------------------------------------------------------------------------
+
+
+@dataclass
+class JobsWatch:
+    """The jobs one client has seen, and at which state."""
+
+    database_url: str
+    seen: dict[str, Hashable] = field(default_factory=dict)
+
+    def poll(self) -> list[ServerSentEvent]:
+        """Unfinished or recently changed jobs whose shown state differs from last time."""
+        with session_scope(self.database_url) as session:
+            rows = session.scalars(
+                select(Job).where(
+                    or_(Job.status.not_in(FINISHED_STATUSES), Job.updated_at >= utcnow() - RECENT)
+                )
+            ).all()
+            current = {job.id: _fingerprint(job) for job in rows}
+            out = [
+                _event("job", job_out(job).model_dump(mode="json"))
+                for job in rows
+                if self.seen.get(job.id) != current[job.id]
+            ]
+        self.seen = current  # jobs out of the window are forgotten: they no longer change
+        return out
+
+
+async def _jobs_events(watch: JobsWatch) -> AsyncIterator[ServerSentEvent]:
+    while True:
+        for event in await _poll(watch.poll):
+            yield event
+        await anyio.sleep(POLL_SECONDS)
+
+
+@router.get("/stream", response_class=EventSourceResponse, responses=STREAM_RESPONSES)
+def stream_jobs(settings: SettingsDep) -> EventSourceResponse:
+    """Server-sent ``job`` events (a job as in GET /v1/jobs/{id}) whenever one changes.
+
+    The stream opens with every unfinished or recently changed job.
+    """
+    return EventSourceResponse(_jobs_events(JobsWatch(settings.resolved_database_url)))
+
+
+# ---- one job ----------------------------------------------------------------------------
+
+
+@dataclass
+class JobWatch:
+    """One job's state, metric rows and events that a client has already been sent.
+
+    Metric rows are tracked by id, not step: a step replayed after a resume is rewritten
+    as new rows, and the client replaces the old value. (SQLite may give a rewritten row
+    the id of the deleted newest row; that one replayed value then reaches a client only
+    when it loads the history again.)
+    """
+
+    database_url: str
+    job_id: str
+    last_metric_id: int
+    last_event_id: int
+    seen: Hashable = None
+    finished: bool = False
+    more_metrics: bool = False
+
+    def poll(self) -> list[ServerSentEvent]:
+        with session_scope(self.database_url) as session:
+            job = session.get(Job, self.job_id)
+            if job is None:  # deleted under us: nothing more will come
+                self.finished = True
+                return [_event("end", {"job_id": self.job_id})]
+            out = self._job(job) + self._metrics(session) + self._events(session)
+            if job.status in FINISHED_STATUSES and not self.more_metrics:
+                self.finished = True
+                out.append(_event("end", {"job_id": self.job_id, "status": job.status}))
+            return out
+
+    def _job(self, job: Job) -> list[ServerSentEvent]:
+        fingerprint = _fingerprint(job)
+        if fingerprint == self.seen:
+            return []
+        self.seen = fingerprint
+        return [_event("job", job_out(job).model_dump(mode="json"))]
+
+    def _metrics(self, session: Session) -> list[ServerSentEvent]:
+        rows = session.scalars(
+            select(Metric)
+            .where(Metric.job_id == self.job_id, Metric.id > self.last_metric_id)
+            .order_by(Metric.id)
+            .limit(METRIC_ROWS_PER_EVENT)
+        ).all()
+        self.more_metrics = len(rows) == METRIC_ROWS_PER_EVENT
+        if not rows:
+            return []
+        self.last_metric_id = rows[-1].id
+        series: dict[str, list[dict[str, float]]] = {}
+        for row in rows:
+            point = {"step": row.step, "epoch": row.epoch, "value": row.value}
+            series.setdefault(row.name, []).append(point)
+        body = {"job_id": self.job_id, "series": series, "last_metric_id": self.last_metric_id}
+        return [_event("metrics", body)]
+
+    def _events(self, session: Session) -> list[ServerSentEvent]:
+        rows = session.scalars(
+            select(JobEvent)
+            .where(JobEvent.job_id == self.job_id, JobEvent.id > self.last_event_id)
+            .order_by(JobEvent.id)
+        ).all()
+        if not rows:
+            return []
+        self.last_event_id = rows[-1].id
+        events = [JobEventOut.model_validate(e).model_dump(mode="json") for e in rows]
+        return [_event("events", events)]
+
+
+async def _job_events(watch: JobWatch) -> AsyncIterator[ServerSentEvent]:
+    while not watch.finished:
+        for event in await _poll(watch.poll):
+            yield event
+        if not (watch.finished or watch.more_metrics):
+            await anyio.sleep(POLL_SECONDS)
+
+
+@router.get("/{job_id}/stream", response_class=EventSourceResponse, responses=STREAM_RESPONSES)
+def stream_job(
+    job_id: str,
+    session: ShortSessionDep,
+    settings: SettingsDep,
+    after_metric: Annotated[int, Query(ge=0, description="Last metric row id already held.")] = 0,
+    after_event: Annotated[int, Query(ge=0, description="Last event id already held.")] = 0,
+) -> EventSourceResponse:
+    """One job's ``job``, ``metrics`` (new points by name) and ``events`` as they happen.
+
+    Ends with an ``end`` event once the job has finished and everything was sent. Without
+    ``after_*`` it starts with the whole metric history and every event; a client that
+    reconnects passes the ``last_metric_id`` and event ``id`` it last received.
+    """
+    get_job_or_404(session, job_id)
+    watch = JobWatch(settings.resolved_database_url, job_id, after_metric, after_event)
+    return EventSourceResponse(_job_events(watch))

@@ -1,0 +1,56 @@
+"""Request dependencies of the serving routes: the model cache and a model's spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import OperationalError
+
+from api.errors import ApiError, not_found
+from api.persistence import trained_models
+from api.persistence.db import session_scope
+from api.serving.model_cache import ModelCache, ModelSpec
+from api.settings import Settings
+
+
+def get_model_cache(request: Request) -> ModelCache:
+    cache: ModelCache = request.app.state.model_cache
+    return cache
+
+
+ModelCacheDep = Annotated[ModelCache, Depends(get_model_cache)]
+
+
+def _spec_from_database(settings: Settings, model_id: str) -> ModelSpec:
+    """Read the model row in a short session: embed requests may wait long in a queue and
+    must not hold a database connection while they do."""
+    try:
+        with session_scope(settings.resolved_database_url) as session:
+            model = trained_models.get_model(session, model_id)
+            if model is None:
+                raise not_found("model", model_id)
+            return ModelSpec(
+                model_id=model.id,
+                method=model.method,
+                backbone=model.backbone,
+                image_size=model.image_size,
+                hyperparameters=dict(model.hyperparameters),
+                weights_path=Path(model.weights_path),
+            )
+    except OperationalError as error:
+        raise ApiError(503, "database_unavailable", "the database is unreachable") from error
+
+
+async def model_spec(model_id: str, request: Request, cache: ModelCacheDep) -> ModelSpec:
+    """A loaded model's spec straight from the cache; otherwise from its database row."""
+    spec = cache.spec_of(model_id)
+    if spec is not None:
+        return spec
+    settings: Settings = request.app.state.settings
+    return await run_in_threadpool(_spec_from_database, settings, model_id)
+
+
+ModelSpecDep = Annotated[ModelSpec, Depends(model_spec)]

@@ -1,0 +1,31 @@
+"""Embedding vectors as the response carries them: JSON floats or base64 float32."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+def encode_vectors(
+    vectors: Tensor, *, normalize: bool, encoding_format: Literal["float", "base64"]
+) -> list[list[float]] | list[str]:
+    """(N, D) float32 -> N JSON vectors, or N base64 strings of D little-endian float32s."""
+    import torch.nn.functional as F
+
+    if normalize:
+        vectors = F.normalize(vectors, dim=1)  # (N, D), unit L2 norm
+    if encoding_format == "float":
+        rows: list[list[float]] = vectors.tolist()
+        return rows
+    array = vectors.numpy().astype("<f4", copy=False)  # (N, D) little-endian float32
+    return [base64.b64encode(row.tobytes()).decode("ascii") for row in array]
+
+
+def decode_vector(data: str) -> np.ndarray:
+    """One base64 float32 vector back to a (D,) array (for clients and tests)."""
+    return np.frombuffer(base64.b64decode(data), dtype="<f4")

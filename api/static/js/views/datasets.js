@@ -1,0 +1,93 @@
+// #/datasets: register a folder on the server, list what is registered.
+
+import { getJson, postJson } from "../api.js";
+import { h, uid } from "../dom.js";
+import { bytes, dateTime, shortId } from "../format.js";
+import { errorBox, notice } from "../widgets.js";
+
+function registerForm(onRegistered) {
+  const nameId = uid("ds");
+  const pathId = uid("ds");
+  const name = h("input", { id: nameId, name: "name", required: true, maxlength: 200, autocomplete: "off" });
+  const path = h("input", { id: pathId, name: "path", required: true, placeholder: "/abs/path/to/images",
+    autocomplete: "off", "aria-describedby": `${pathId}-hint ${pathId}-error` });
+  const pathError = h("p", { class: "field-error", id: `${pathId}-error`, "aria-live": "polite" });
+  const result = h("div", { class: "form-result" });
+  const button = h("button", { type: "submit" }, "Register");
+  const form = h("form", { class: "panel form-inline", novalidate: true },
+    h("h2", {}, "Register a folder"),
+    h("div", { class: "field" }, h("label", { for: nameId }, "Name"), name),
+    h("div", { class: "field field-wide" }, h("label", { for: pathId }, "Folder on the server"), path,
+      h("p", { class: "hint", id: `${pathId}-hint` },
+        "An absolute path the API can read. Sub-folders, if every image sits in one, are class labels (used for evaluation only)."),
+      pathError),
+    h("div", { class: "field field-button" }, button),
+    result);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    result.replaceChildren();
+    pathError.textContent = path.value.trim().startsWith("/") ? "" : "path must be absolute";
+    if (!name.value.trim()) name.setAttribute("aria-invalid", "true");
+    if (pathError.textContent || !name.value.trim()) return;
+    button.disabled = true;
+    button.textContent = "Scanning…";
+    try {
+      const dataset = await postJson("/v1/datasets", { name: name.value.trim(), path: path.value.trim() });
+      result.replaceChildren(notice(`Registered ${dataset.name}: ${dataset.image_count} images.`, "success"));
+      form.reset();
+      onRegistered(dataset);
+    } catch (error) {
+      result.replaceChildren(errorBox(error));
+    } finally {
+      button.disabled = false;
+      button.textContent = "Register";
+    }
+  });
+  return form;
+}
+
+function sizeText(stats) {
+  const w = stats.width;
+  const h_ = stats.height;
+  return w && h_ ? `${Math.round(w.mean)}×${Math.round(h_.mean)} px (mean)` : "–";
+}
+
+function datasetRow(d) {
+  return h("tr", { "data-dataset-id": d.id },
+    h("td", {}, h("strong", {}, d.name), h("div", { class: "mono muted" }, shortId(d.id))),
+    h("td", { class: "mono path" }, d.path),
+    h("td", { class: "num" }, d.image_count),
+    h("td", {}, d.labeled ? `${d.classes.length}: ${d.classes.slice(0, 6).join(", ")}${d.classes.length > 6 ? "…" : ""}` : "unlabeled"),
+    h("td", {}, sizeText(d.size_stats)),
+    h("td", { class: "num" }, bytes(d.total_bytes)),
+    h("td", { class: "num" }, d.unreadable_count
+      ? h("span", { title: d.unreadable.map((u) => `${u.path}: ${u.reason}`).join("\n") }, d.unreadable_count)
+      : "0"),
+    h("td", {}, dateTime(d.created_at)),
+    h("td", {}, h("a", { class: "button", href: `#/submit?dataset=${d.id}` }, "Train on it")));
+}
+
+export async function datasetsView(main, { signal }) {
+  const body = h("tbody");
+  const load = async () => {
+    const page = await getJson("/v1/datasets?limit=500", { signal });
+    body.replaceChildren(...page.items.map(datasetRow));
+    if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No dataset yet.")));
+  };
+  main.append(
+    h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Datasets")),
+    registerForm((dataset) => {
+      body.querySelector("td[colspan]")?.parentElement.remove();
+      body.prepend(datasetRow(dataset));
+    }),
+    h("div", { class: "table-wrap" }, h("table", {},
+      h("caption", { class: "visually-hidden" }, "Registered datasets"),
+      h("thead", {}, h("tr", {}, ["Dataset", "Folder", "Images", "Classes", "Size", "Bytes", "Unreadable", "Registered", ""]
+        .map((t) => h("th", { scope: "col" }, t)))),
+      body)));
+  try {
+    await load();
+  } catch (error) {
+    if (!signal.aborted) main.append(errorBox(error));
+  }
+}

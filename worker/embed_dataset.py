@@ -1,0 +1,139 @@
+"""Embed a whole dataset with a model and index the vectors for similarity search.
+
+The message carries only the dataset-embedding id. The worker claims the row (queued ->
+running, one conditional UPDATE), decodes the dataset at the model's resolution (the
+uint8 cache training uses, so an image is preprocessed exactly as at serving time),
+embeds it in eval mode, L2-normalises the vectors and writes them with their index under
+``artifacts/embeddings/<id>/``: first into a temporary folder, renamed into place, so a
+row marked succeeded always points at a complete folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from api.persistence import dataset_embeddings, datasets, trained_models
+from api.persistence.db import session_scope
+from api.persistence.models import JobStatus
+from api.serving.vector_index import Item, write_index_folder
+from api.settings import Settings
+from ssl_engine.evaluation.features import embed_uint8
+from ssl_engine.inference import load_for_inference
+from worker.job_data import JobInputError, load_job_images
+from worker.run_job import select_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """What the job needs from the embedding, model and dataset rows."""
+
+    id: str
+    weights_path: Path
+    method: str
+    backbone: str
+    image_size: int
+    hyperparameters: dict[str, Any]
+    dataset_path: Path
+
+
+def embed_dataset(settings: Settings, embedding_id: str) -> str | None:
+    """Claim and run ``embedding_id``; the final status, or None if it was not claimable."""
+    url = settings.resolved_database_url
+    with session_scope(url) as session:
+        if not dataset_embeddings.claim(session, embedding_id):
+            log.info("dataset embedding %s not claimable; skipping", embedding_id)
+            return None
+    try:
+        fields = _embed_and_index(settings, _read_spec(url, embedding_id))
+    except (JobInputError, ValueError) as error:
+        return _record_failure(url, embedding_id, str(error))
+    except Exception as error:
+        log.exception("dataset embedding %s crashed", embedding_id)
+        return _record_failure(url, embedding_id, f"{type(error).__name__}: {error}")
+    with session_scope(url) as session:
+        if dataset_embeddings.succeed(session, embedding_id, **fields):
+            return JobStatus.SUCCEEDED
+    return None
+
+
+def embeddings_dir(settings: Settings, embedding_id: str) -> Path:
+    return settings.artifacts_dir / "embeddings" / embedding_id
+
+
+def _read_spec(url: str, embedding_id: str) -> EmbeddingSpec:
+    with session_scope(url) as session:
+        row = dataset_embeddings.get_embedding(session, embedding_id)
+        assert row is not None  # claimed a moment ago
+        model = trained_models.get_model(session, row.model_id)
+        dataset = datasets.get_dataset(session, row.dataset_id)
+        if model is None or dataset is None:
+            raise JobInputError("the model or the dataset of this embedding no longer exists")
+        return EmbeddingSpec(
+            id=row.id,
+            weights_path=Path(model.weights_path),
+            method=model.method,
+            backbone=model.backbone,
+            image_size=model.image_size,
+            hyperparameters=dict(model.hyperparameters),
+            dataset_path=Path(dataset.path),
+        )
+
+
+def _embed_and_index(settings: Settings, spec: EmbeddingSpec) -> dict[str, Any]:
+    """Embed every readable image, write the index folder; the row's new fields."""
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    started = time.perf_counter()
+    device = select_device(settings.device)
+    data = load_job_images(
+        spec.dataset_path, spec.image_size, settings.cache_dir, settings.max_bad_image_fraction
+    )
+    model = load_for_inference(
+        spec.weights_path,
+        method=spec.method,
+        backbone=spec.backbone,
+        image_size=spec.image_size,
+        hyperparameters=spec.hyperparameters,
+        device=device,
+    )
+    vectors = F.normalize(embed_uint8(model, data.images, device), dim=1).cpu()  # (N, D)
+    labels: list[int | None] = [None] * len(data.files) if data.labels is None else [*data.labels]
+    items = [
+        Item(path=path, label=None if label is None else data.classes[label])
+        for path, label in zip(data.files, labels, strict=True)
+    ]
+    target = embeddings_dir(settings, spec.id)
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    kind = write_index_folder(partial, vectors.numpy(), items, settings.search_exact_max_items)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    seconds = time.perf_counter() - started
+    return {
+        "item_count": len(items),
+        "dim": int(vectors.shape[1]),
+        "index_kind": kind,
+        "path": str(target),
+        "stats": {
+            "seconds": round(seconds, 3),
+            "images_per_sec": round(len(items) / seconds, 1) if seconds > 0 else None,
+            "skipped": len(data.skipped),
+        },
+    }
+
+
+def _record_failure(url: str, embedding_id: str, reason: str) -> str | None:
+    with session_scope(url) as session:
+        if dataset_embeddings.fail(session, embedding_id, reason):
+            return JobStatus.FAILED
+    return None

@@ -1,4 +1,4 @@
-"""Publishing job ids to the broker (the only thing a message carries)."""
+"""Publishing work to the broker: a message carries one task name and one row id, no more."""
 
 from __future__ import annotations
 
@@ -11,17 +11,23 @@ from api.errors import ApiError
 log = logging.getLogger(__name__)
 
 RUN_JOB_TASK = "sslpt.run_job"
+EVALUATE_TASK = "sslpt.evaluate"
+EMBED_DATASET_TASK = "sslpt.embed_dataset"
 
 
-def publish_job(celery: Celery, job_id: str) -> None:
-    """Send ``job_id`` to the workers; a broker that cannot be reached is a 503."""
+def publish(celery: Celery, task: str, row_id: str) -> None:
+    """Send ``row_id`` to the workers running ``task``; an unreachable broker is a 503."""
     try:
         celery.send_task(
-            RUN_JOB_TASK,
-            args=[job_id],
+            task,
+            args=[row_id],
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         )
     except Exception as error:
-        log.warning("publishing job %s failed: %s", job_id, error)
+        log.warning("publishing %s(%s) failed: %s", task, row_id, error)
         raise ApiError(503, "broker_unavailable", "the job queue is unreachable") from error
+
+
+def publish_job(celery: Celery, job_id: str) -> None:
+    publish(celery, RUN_JOB_TASK, job_id)

@@ -276,7 +276,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="class folders; default: CIFAR-10's tar")
     parser.add_argument("--peer-python", default=str(PEER_PYTHON), help="python with lightly")
     args = parser.parse_args()
-    sides = args.sides.split(",")
+    sides = [side for side in args.sides.split(",") if side]  # "" with --service: only that
     if unknown := set(sides) - set(SIDES):
         parser.error(f"unknown sides {sorted(unknown)}; known: {list(SIDES)}")
 
@@ -308,7 +308,8 @@ def main() -> None:
                 f"load {load_average()}",
                 flush=True,
             )
-    report(results, args)
+    if results:
+        report(results, args)
     if args.service:
         service_overhead(args, data)
 

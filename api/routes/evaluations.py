@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
-from celery import Celery
 from fastapi import APIRouter
 
 from api.deps import CeleryDep, SessionDep
 from api.errors import ApiError, not_found, validation_error
 from api.persistence import datasets, evaluations, trained_models
+from api.queue import EVALUATE_TASK, publish
 from api.schemas.evaluations import EvaluationCreate, EvaluationOut
 
 router = APIRouter(tags=["evaluations"])
-log = logging.getLogger(__name__)
-
-EVALUATE_TASK = "sslpt.evaluate"
-
-
-def publish_evaluation(celery: Celery, evaluation_id: str) -> None:
-    """Send ``evaluation_id`` (the message's only content) to the workers; 503 if unreachable."""
-    try:
-        celery.send_task(
-            EVALUATE_TASK,
-            args=[evaluation_id],
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
-        )
-    except Exception as error:
-        log.warning("publishing evaluation %s failed: %s", evaluation_id, error)
-        raise ApiError(503, "broker_unavailable", "the job queue is unreachable") from error
 
 
 @router.post("/v1/models/{model_id}/evaluate", response_model=EvaluationOut, status_code=202)
@@ -55,7 +36,7 @@ def evaluate_model(
     evaluation = evaluations.create_evaluation(session, model_id=model_id, dataset_id=dataset.id)
     session.commit()
     try:
-        publish_evaluation(celery, evaluation.id)
+        publish(celery, EVALUATE_TASK, evaluation.id)
     except ApiError:
         session.delete(evaluation)  # no queued row without a message
         session.commit()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
-from celery import Celery
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -15,6 +13,7 @@ from api.errors import ApiError, not_found, validation_error
 from api.persistence import dataset_embeddings, datasets, trained_models
 from api.persistence.db import session_scope
 from api.persistence.models import DatasetEmbedding
+from api.queue import EMBED_DATASET_TASK, publish
 from api.schemas.serving import (
     DatasetEmbeddingCreate,
     DatasetEmbeddingOut,
@@ -33,9 +32,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 router = APIRouter(tags=["search"])
-log = logging.getLogger(__name__)
 
-EMBED_DATASET_TASK = "sslpt.embed_dataset"
 SEARCH_BODY = {
     "multipart/form-data": {
         "schema": {
@@ -50,20 +47,6 @@ SEARCH_BODY = {
     },
     "application/json": {"schema": SearchRequest.model_json_schema()},
 }
-
-
-def publish_embedding(celery: Celery, embedding_id: str) -> None:
-    """Send ``embedding_id`` (the message's only content) to the workers; 503 if unreachable."""
-    try:
-        celery.send_task(
-            EMBED_DATASET_TASK,
-            args=[embedding_id],
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
-        )
-    except Exception as error:
-        log.warning("publishing dataset embedding %s failed: %s", embedding_id, error)
-        raise ApiError(503, "broker_unavailable", "the job queue is unreachable") from error
 
 
 @router.post(
@@ -84,7 +67,7 @@ def embed_dataset(
     )
     session.commit()
     try:
-        publish_embedding(celery, row.id)
+        publish(celery, EMBED_DATASET_TASK, row.id)
     except ApiError:
         session.delete(row)  # no queued row without a message
         session.commit()

@@ -22,6 +22,7 @@ def decode_base64(data: str, name: str) -> bytes:
 def images_to_batch(items: list[tuple[str, bytes]], image_size: int) -> torch.Tensor:
     """[(name, file bytes)] -> (N, 3, S, S) float in [0, 1]; an undecodable file is a 422."""
     import torch
+
     from ssl_engine.data.formats import ImageDecodeError, decode_image_bytes
 
     tensors = []

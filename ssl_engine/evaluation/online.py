@@ -77,11 +77,14 @@ def hold_out_for_knn(
     """Split a labeled dataset: (the part to train on, an evaluator of the held-out part).
 
     ``keys`` name the images (relative paths) for ``split.held_out_split``. The training
-    part is a copy of those rows and doubles as the kNN bank. The evaluator is None when
-    no image could be held out (every class has a single image).
+    part is a copy of those rows and doubles as the kNN bank. With fewer than two classes
+    (nothing to tell apart) or no image to hold out (single-image classes), everything
+    trains and the evaluator is None.
     """
-    split = held_out_split(keys, labels)
     label_tensor = torch.as_tensor(list(labels), dtype=torch.long)  # (N,)
+    if num_classes < 2:
+        return LabeledImages(images, label_tensor), None
+    split = held_out_split(keys, labels)
     train_rows = torch.as_tensor(split.train, dtype=torch.long)
     train = LabeledImages(images.index_select(0, train_rows), label_tensor[train_rows])
     if not split.held_out:

@@ -40,6 +40,12 @@ def test_held_out_images_are_not_in_the_training_part() -> None:
     assert evaluator.bank is train_part  # the bank is the training part itself
 
 
+def test_a_single_class_trains_on_everything_without_an_evaluator() -> None:
+    pixels, keys, _ = uint8_toy_dataset(12)
+    train_part, evaluator = hold_out_for_knn(pixels, keys, [0] * 12, num_classes=1)
+    assert evaluator is None and torch.equal(train_part.images, pixels)
+
+
 def test_evaluating_changes_neither_weights_nor_mode_nor_random_state() -> None:
     pixels, keys, labels = uint8_toy_dataset(40)
     _, evaluator = hold_out_for_knn(pixels, keys, labels, NUM_CLASSES)

@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from api.persistence import dataset_embeddings, datasets, trained_models
+from api.persistence import dataset_embeddings
 from api.persistence.db import session_scope
 from api.persistence.models import JobStatus
 from api.serving.vector_index import Item, write_index_folder
@@ -28,22 +27,10 @@ from api.settings import Settings
 from ssl_engine.evaluation.features import embed_uint8
 from ssl_engine.inference import load_for_inference
 from worker.job_data import JobInputError, load_job_images
+from worker.model_on_dataset import ModelOnDataset, read_model_on_dataset
 from worker.run_job import select_device
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EmbeddingSpec:
-    """What the job needs from the embedding, model and dataset rows."""
-
-    id: str
-    weights_path: Path
-    method: str
-    backbone: str
-    image_size: int
-    hyperparameters: dict[str, Any]
-    dataset_path: Path
 
 
 def embed_dataset(settings: Settings, embedding_id: str) -> str | None:
@@ -70,26 +57,14 @@ def embeddings_dir(settings: Settings, embedding_id: str) -> Path:
     return settings.artifacts_dir / "embeddings" / embedding_id
 
 
-def _read_spec(url: str, embedding_id: str) -> EmbeddingSpec:
+def _read_spec(url: str, embedding_id: str) -> ModelOnDataset:
     with session_scope(url) as session:
         row = dataset_embeddings.get_embedding(session, embedding_id)
         assert row is not None  # claimed a moment ago
-        model = trained_models.get_model(session, row.model_id)
-        dataset = datasets.get_dataset(session, row.dataset_id)
-        if model is None or dataset is None:
-            raise JobInputError("the model or the dataset of this embedding no longer exists")
-        return EmbeddingSpec(
-            id=row.id,
-            weights_path=Path(model.weights_path),
-            method=model.method,
-            backbone=model.backbone,
-            image_size=model.image_size,
-            hyperparameters=dict(model.hyperparameters),
-            dataset_path=Path(dataset.path),
-        )
+        return read_model_on_dataset(session, row.id, row.model_id, row.dataset_id, "embedding")
 
 
-def _embed_and_index(settings: Settings, spec: EmbeddingSpec) -> dict[str, Any]:
+def _embed_and_index(settings: Settings, spec: ModelOnDataset) -> dict[str, Any]:
     """Embed every readable image, write the index folder; the row's new fields."""
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)

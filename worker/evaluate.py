@@ -12,35 +12,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 
-from api.persistence import datasets, evaluations, trained_models
+from api.persistence import evaluations
 from api.persistence.db import session_scope
 from api.persistence.models import JobStatus
 from api.settings import Settings
 from ssl_engine.evaluation.linear_probe import ProbeResult, probe_labeled_images
 from ssl_engine.inference import load_for_inference
 from worker.job_data import JobInputError, load_job_images
+from worker.model_on_dataset import ModelOnDataset, read_model_on_dataset
 from worker.run_job import select_device
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EvaluationSpec:
-    """What the probe needs from the evaluation, model and dataset rows."""
-
-    id: str
-    weights_path: Path
-    method: str
-    backbone: str
-    image_size: int
-    hyperparameters: dict[str, Any]
-    dataset_path: Path
 
 
 def run_evaluation(settings: Settings, evaluation_id: str) -> str | None:
@@ -69,26 +54,16 @@ def run_evaluation(settings: Settings, evaluation_id: str) -> str | None:
     return JobStatus.SUCCEEDED
 
 
-def _read_spec(url: str, evaluation_id: str) -> EvaluationSpec:
+def _read_spec(url: str, evaluation_id: str) -> ModelOnDataset:
     with session_scope(url) as session:
         evaluation = evaluations.get_evaluation(session, evaluation_id)
         assert evaluation is not None  # claimed a moment ago
-        model = trained_models.get_model(session, evaluation.model_id)
-        dataset = datasets.get_dataset(session, evaluation.dataset_id)
-        if model is None or dataset is None:
-            raise JobInputError("the model or the dataset of this evaluation no longer exists")
-        return EvaluationSpec(
-            id=evaluation.id,
-            weights_path=Path(model.weights_path),
-            method=model.method,
-            backbone=model.backbone,
-            image_size=model.image_size,
-            hyperparameters=dict(model.hyperparameters),
-            dataset_path=Path(dataset.path),
+        return read_model_on_dataset(
+            session, evaluation.id, evaluation.model_id, evaluation.dataset_id, "evaluation"
         )
 
 
-def _probe(settings: Settings, spec: EvaluationSpec) -> ProbeResult:
+def _probe(settings: Settings, spec: ModelOnDataset) -> ProbeResult:
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     device = select_device(settings.device)

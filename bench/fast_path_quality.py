@@ -53,7 +53,9 @@ def knn_after_training(data: BenchData, args: argparse.Namespace, seed: int, fas
     log = KnnLog()
     with tempfile.TemporaryDirectory() as checkpoints:
         train(method, loader, config, Path(checkpoints), log, CPU, evaluator=evaluator)
-    print(f"  seed {seed} {'fast' if fast else 'fp32'}: kNN top-1 per epoch {log.top1}")
+    per_epoch = " ".join(f"{100 * top1:.2f}" for top1 in log.top1)
+    side = "fast" if fast else "fp32"
+    print(f"  seed {seed} {side}: kNN top-1 per epoch {per_epoch}", flush=True)
     return log.top1[-1]
 
 
@@ -66,6 +68,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=0)
     args = parser.parse_args()
     data = load_bench_data(
         args.data,
@@ -75,7 +78,7 @@ def main() -> None:
         image_size=32,
     )
     fast, slow = [], []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         fast.append(knn_after_training(data, args, seed, fast=True))
         slow.append(knn_after_training(data, args, seed, fast=False))
     gap = 100 * (median(fast) - median(slow))

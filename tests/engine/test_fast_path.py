@@ -41,9 +41,9 @@ def bf16_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass
 class FirstStep(NullHooks):
-    """Records the first step's loss, its dtype and the dtypes the layers computed in."""
+    """Records the first step's output and the dtypes the layers computed in."""
 
-    losses: list[StepOutput] = field(default_factory=list)
+    outputs: list[StepOutput] = field(default_factory=list)
     layer_dtypes: set[torch.dtype] = field(default_factory=set)
 
     def should_stop(self) -> bool:
@@ -70,7 +70,7 @@ def first_step(
 
     def recording_step(batch: Batch) -> StepOutput:
         output = original(batch)
-        record.losses.append(output)
+        record.outputs.append(output)
         return output
 
     monkeypatch.setattr(method, "training_step", recording_step)
@@ -98,7 +98,7 @@ def test_fast_path_loss_matches_float32_on_the_same_batch(
     )
     assert torch.bfloat16 in fast.layer_dtypes  # the fast path really ran in bf16 ...
     assert slow.layer_dtypes == {torch.float32}  # ... and the float32 path did not
-    fast_loss, slow_loss = fast.losses[0].loss, slow.losses[0].loss
+    fast_loss, slow_loss = fast.outputs[0].loss, slow.outputs[0].loss
     assert fast_loss.dtype == torch.float32  # the loss reduction stayed in float32
     assert fast_loss.item() == pytest.approx(slow_loss.item(), rel=BF16_RTOL, abs=BF16_ATOL)
 

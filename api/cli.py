@@ -18,13 +18,17 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from api.client import ApiClientError, SslptClient
-from api.settings import get_settings
+from api.settings import Settings, get_settings
 
 app = typer.Typer(help="Self-supervised pretraining service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
-datasets_app = typer.Typer(help="Register and list datasets.", no_args_is_help=True)
+datasets_app = typer.Typer(help="Register, upload and list datasets.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys, straight in the database (for the server's operator).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(keys_app, name="keys")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -35,7 +39,12 @@ ApiUrl = Annotated[
 
 
 def _client(api_url: str | None) -> SslptClient:
-    return SslptClient(api_url or get_settings().resolved_api_url)
+    """A client with SSLPT_API_KEY, else the key ``sslpt up`` wrote for this machine."""
+    settings = get_settings()
+    key = settings.api_key
+    if key is None and settings.local_key_file.is_file():
+        key = settings.local_key_file.read_text().strip()
+    return SslptClient(api_url or settings.resolved_api_url, api_key=key)
 
 
 def _print_json(data: Any) -> None:
@@ -92,16 +101,50 @@ def run_worker(
     )
 
 
+def _local_key(settings: Settings) -> str:
+    """The embedded mode's key: the one in ``local_key_file`` if still live, else a new
+    admin key of the ``local`` tenant, written there (owner-only) for the CLI."""
+    from api.persistence import api_keys
+    from api.persistence.db import session_scope
+    from api.persistence.models import LOCAL_TENANT
+
+    path = settings.local_key_file
+    with session_scope(settings.resolved_database_url, tenant=None) as session:
+        if path.is_file() and api_keys.authenticate(session, path.read_text().strip()):
+            return path.read_text().strip()
+        created = api_keys.create_key(session, LOCAL_TENANT, name="sslpt up", admin=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(created.secret + "\n")
+    return created.secret
+
+
 @app.command("up")
 def up() -> None:
-    """Migrate, then run the API and one worker until Ctrl-C / SIGTERM (embedded default)."""
+    """Migrate, then run the API and one worker until Ctrl-C / SIGTERM (embedded default).
+
+    Single-user mode: prints the local API key (created on first start) and, unless
+    SSLPT_DATASET_ROOTS says otherwise, lets folders under your home folder be registered.
+    """
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db_upgrade()
+    key = _local_key(settings)
+    env = dict(os.environ)
+    roots = [str(r) for r in settings.dataset_roots]
+    if not roots:
+        roots = [str(Path.home())]
+        env["SSLPT_DATASET_ROOTS"] = roots[0]
     base = [sys.executable, "-m", "api.cli"]
-    children = [subprocess.Popen([*base, "worker"]), subprocess.Popen([*base, "api"])]
+    children = [
+        subprocess.Popen([*base, "worker"], env=env),
+        subprocess.Popen([*base, "api"], env=env),
+    ]
     console.print(
-        f"[bold green]sslpt is up:[/bold green] {settings.resolved_api_url}  (API docs: /docs)"
+        f"[bold green]sslpt is up:[/bold green] {settings.resolved_api_url}  (API docs: /docs)\n"
+        f"API key (tenant 'local', admin; also in {settings.local_key_file}):\n  {key}\n"
+        f"Datasets can be registered from: {os.pathsep.join(roots)}"
     )
 
     stopping = False
@@ -128,6 +171,70 @@ def up() -> None:
     console.print("sslpt stopped")
 
 
+# ---- API keys (on the server, against the database) ------------------------------
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="The tenant (team); created if new.")],
+    name: Annotated[str, typer.Option(help="A label: who or what holds the key.")] = "",
+    admin: Annotated[bool, typer.Option(help="May manage tenants and keys over HTTP.")] = False,
+) -> None:
+    """Create a key and print it (once: only its hash is stored)."""
+    from api.persistence import api_keys
+    from api.persistence.db import session_scope
+
+    settings = get_settings()
+    try:
+        with session_scope(settings.resolved_database_url, tenant=None) as session:
+            created = api_keys.create_key(session, tenant, name=name, admin=admin)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    err_console.print(
+        f"key {created.row.prefix}... for tenant {tenant!r}{' (admin)' if admin else ''}; "
+        "store it now, it cannot be shown again:"
+    )
+    print(created.secret)
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+) -> None:
+    """Every key: prefix, tenant, scope, last use, revoked or not."""
+    from api.persistence import api_keys
+    from api.persistence.db import session_scope
+
+    table = Table("id", "prefix", "tenant", "name", "admin", "last used", "revoked")
+    with session_scope(get_settings().resolved_database_url, tenant=None) as session:
+        for key in api_keys.list_keys(session, tenant):
+            table.add_row(
+                key.id,
+                key.prefix,
+                key.tenant_id,
+                key.name,
+                "yes" if key.admin else "",
+                str(key.last_used_at or ""),
+                str(key.revoked_at or ""),
+            )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="The key's id or prefix.")]) -> None:
+    """Revoke a key: its next request is refused (401)."""
+    from api.persistence import api_keys
+    from api.persistence.db import session_scope
+
+    with session_scope(get_settings().resolved_database_url, tenant=None) as session:
+        row = api_keys.find_key(session, key)
+        if row is None:
+            err_console.print(f"[red]error[/red] no key with id or prefix {key!r}")
+            raise typer.Exit(1)
+        revoked = api_keys.revoke_key(session, row.id)
+    console.print(f"key {row.prefix}... {'revoked' if revoked else 'was already revoked'}")
+
+
 # ---- using the service ------------------------------------------------------------
 
 
@@ -149,6 +256,16 @@ def datasets_add(name: str, path: Path, api_url: ApiUrl = None) -> None:
     """Register a folder of images on the server (class sub-folders become labels)."""
     try:
         dataset = _client(api_url).add_dataset(name, str(path.expanduser().resolve()))
+    except ApiClientError as error:
+        raise _fail(error) from error
+    _print_json(dataset)
+
+
+@datasets_app.command("upload")
+def datasets_upload(name: str, archive: Path, api_url: ApiUrl = None) -> None:
+    """Upload a zip or tar(.gz) of images as a new dataset (folders become labels)."""
+    try:
+        dataset = _client(api_url).upload_dataset(name, archive)
     except ApiClientError as error:
         raise _fail(error) from error
     _print_json(dataset)

@@ -20,8 +20,9 @@ class ApiClientError(Exception):
 
 
 class SslptClient:
-    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 60.0) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
 
     def __enter__(self) -> SslptClient:
         return self
@@ -52,6 +53,19 @@ class SslptClient:
         result: dict[str, Any] = self._send(
             "POST", "/v1/datasets", json={"name": name, "path": path}
         )
+        return result
+
+    def upload_dataset(self, name: str, archive: Path) -> dict[str, Any]:
+        """Stream a zip/tar of images to the server as a new dataset."""
+        with archive.open("rb") as body:
+            result: dict[str, Any] = self._send(
+                "POST",
+                "/v1/datasets/upload",
+                params={"name": name},
+                content=body,
+                headers={"Content-Type": "application/octet-stream"},
+                timeout=None,
+            )
         return result
 
     def datasets(self) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from api.auth import AdminDep, PrincipalDep
 from api.errors import ApiError
-from api.persistence.db import get_session_factory
+from api.persistence.db import open_session
 from api.settings import Settings
 
 
@@ -23,12 +24,12 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_session(settings: SettingsDep) -> Iterator[Session]:
-    """One session per request, committed when the handler returns without error.
+def _committed_session(settings: Settings, tenant: str | None) -> Iterator[Session]:
+    """Yield a session committed when the handler returns without error.
 
     A database that cannot be reached is a 503 the client can retry, never a 500.
     """
-    session = get_session_factory(settings.resolved_database_url)()
+    session = open_session(settings.resolved_database_url, tenant=tenant)
     try:
         yield session
         session.commit()
@@ -42,9 +43,22 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
         session.close()
 
 
+def get_session(settings: SettingsDep, principal: PrincipalDep) -> Iterator[Session]:
+    """The request's session, seeing only the caller's tenant (``api.persistence.tenancy``)."""
+    yield from _committed_session(settings, principal.tenant_id)
+
+
 # scope="function": commit before the response is sent, so a client that reads right after
 # a write sees it, and a failed commit is an error response rather than a lost write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_admin_session(settings: SettingsDep, _admin: AdminDep) -> Iterator[Session]:
+    """A session over every tenant, for the admin routes (keys and tenants) only."""
+    yield from _committed_session(settings, None)
+
+
+AdminSessionDep = Annotated[Session, Depends(get_admin_session, scope="function")]
 
 
 def get_celery(request: Request) -> Celery:

@@ -14,13 +14,19 @@ class ApiError(Exception):
     """Raise anywhere in a request to answer ``{"code", "message", "details"}``."""
 
     def __init__(
-        self, status_code: int, code: str, message: str, details: Any | None = None
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        details: Any | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 def not_found(kind: str, object_id: str) -> ApiError:
@@ -52,7 +58,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.code, exc.message, exc.details), status_code=exc.status_code
+            error_body(exc.code, exc.message, exc.details),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

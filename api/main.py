@@ -6,12 +6,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api.auth import get_principal
 from api.errors import install_error_handlers
 from api.observability import install_request_metrics
+from api.rate_limit import RateLimiter
 from api.reconciler import reconcile_forever
+from api.request_limits import RequestLimits
 from api.routes import (
     dashboard,
     datasets,
@@ -19,16 +23,25 @@ from api.routes import (
     exports,
     health,
     jobs,
+    keys,
     methods,
     model_map,
     models,
     search,
     stream,
+    tenants,
+    uploads,
 )
 from api.schemas.common import ErrorResponse
 from api.serving.setup import install_serving
 from api.settings import Settings, get_settings
 from worker.celery_app import create_celery
+
+KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "No API key, or an unknown or revoked one."},
+    404: {"model": ErrorResponse, "description": "No such object for this key's tenant."},
+    429: {"model": ErrorResponse, "description": "Rate limit or quota; see Retry-After."},
+}
 
 
 def create_app(settings: Settings | None = None, *, run_reconciler: bool = True) -> FastAPI:
@@ -53,16 +66,37 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
         version="0.1.0",
         summary="Self-supervised pretraining as a service: submit jobs, serve embeddings.",
         lifespan=lifespan,
-        responses={422: {"model": ErrorResponse}},
+        responses={status: {"model": ErrorResponse} for status in (413, 422)},
     )
     app.state.settings = settings
     app.state.celery = create_celery(settings)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     install_serving(app, settings)
     install_error_handlers(app)
+    # Inside the metrics middleware: a streamed body's 413 is raised from the handler's
+    # reads and answered by the error handlers, not from inside another middleware.
+    app.add_middleware(RequestLimits, settings=settings)
     install_request_metrics(app)
-    # stream before jobs: /v1/jobs/stream must not be read as a job id
-    for module in (health, methods, datasets, stream, jobs, models, evaluations, exports, search):
-        app.include_router(module.router)
-    app.include_router(model_map.router)
-    app.include_router(dashboard.router)
+    app.include_router(health.router)  # /health, /ready and /metrics need no key
+    # Every /v1 route needs a key: the dependency is on the router, not left to each route.
+    # (stream before jobs: /v1/jobs/stream must not be read as a job id; uploads before
+    # datasets: /v1/datasets/upload is not a dataset id.)
+    for module in (
+        keys,
+        tenants,
+        methods,
+        uploads,
+        datasets,
+        stream,
+        jobs,
+        models,
+        evaluations,
+        exports,
+        search,
+        model_map,
+    ):
+        app.include_router(
+            module.router, dependencies=[Depends(get_principal)], responses=KEYED_RESPONSES
+        )
+    app.include_router(dashboard.router)  # the dashboard's page and files need no key
     return app

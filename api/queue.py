@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from celery import Celery
+from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 
@@ -31,3 +33,21 @@ def publish(celery: Celery, task: str, row_id: str) -> None:
 
 def publish_job(celery: Celery, job_id: str) -> None:
     publish(celery, RUN_JOB_TASK, job_id)
+
+
+class HasId(Protocol):
+    id: str
+
+
+def commit_and_publish(session: Session, celery: Celery, task: str, row: HasId) -> None:
+    """Commit the new queued ``row``, then send it; if sending fails, delete it again.
+
+    Never a queued row without a message: the client gets the 503 and nothing was made.
+    """
+    session.commit()
+    try:
+        publish(celery, task, row.id)
+    except ApiError:
+        session.delete(row)
+        session.commit()
+        raise

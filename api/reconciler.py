@@ -50,7 +50,7 @@ def reconcile_once(settings: Settings, celery: Celery) -> list[str] | None:
     reconciler holds the lock right now."""
     resend: list[str] = []
     with (
-        session_scope(settings.resolved_database_url) as session,
+        session_scope(settings.resolved_database_url, tenant=None) as session,
         exclusive_pass(session) as mine,
     ):
         if not mine:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -24,6 +26,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     api_url: str | None = Field(None, description="Where the CLI finds the API.")
+    api_key: str | None = Field(
+        None, description="The CLI's API key; default: the key `sslpt up` wrote locally."
+    )
     device: str = Field("auto", description="Training/serving device: auto, cpu, cuda, cuda:N.")
     torch_threads: int = Field(0, ge=0, description="torch CPU threads; 0 = torch default.")
     lease_seconds: int = Field(120, ge=5, description="A running job's lease length.")
@@ -58,6 +63,43 @@ class Settings(BaseSettings):
         0.1, ge=0, le=1, description="A job fails when more of its images are unreadable."
     )
 
+    dataset_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Server folders under which datasets may be registered by path "
+        "(os.pathsep-separated, e.g. /data/a:/data/b); empty: only uploads.",
+    )
+    max_active_jobs_per_tenant: int = Field(
+        32, ge=1, description="Queued + running jobs, probes and dataset embeddings per tenant."
+    )
+    rate_limit_per_second: float = Field(
+        20.0, ge=0, description="Sustained requests per second per API key; 0 = no limit."
+    )
+    rate_limit_burst: int = Field(200, ge=1, description="Requests a key may make at once.")
+    max_request_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Body limit of every route without its own (413)."
+    )
+    max_json_depth: int = Field(32, ge=2, description="Deepest nesting a JSON body may have.")
+    max_archive_bytes: int = Field(
+        2 * 1024**3, ge=1024, description="Dataset upload: the archive's size (413)."
+    )
+    max_archive_members: int = Field(200_000, ge=1, description="Dataset upload: entries.")
+    max_archive_member_bytes: int = Field(
+        64 * 1024**2, ge=1, description="Dataset upload: one file, uncompressed."
+    )
+    max_archive_total_bytes: int = Field(
+        8 * 1024**3, ge=1, description="Dataset upload: all files, uncompressed."
+    )
+    max_archive_ratio: float = Field(
+        100.0, gt=1, description="Dataset upload: uncompressed / archive size (zip bombs)."
+    )
+
+    @field_validator("dataset_roots", mode="before")
+    @classmethod
+    def _split_path_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [Path(part) for part in value.split(os.pathsep) if part.strip()]
+        return value
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'sslpt.db').resolve()}"
@@ -86,8 +128,17 @@ class Settings(BaseSettings):
     def resolved_api_url(self) -> str:
         return self.api_url or f"http://{self.host}:{self.port}"
 
-    def job_dir(self, job_id: str) -> Path:
-        return self.artifacts_dir / "jobs" / job_id
+    def tenant_dir(self, tenant_id: str) -> Path:
+        """Where a tenant's artifacts live: jobs, models, embeddings, uploaded datasets."""
+        return self.artifacts_dir / "tenants" / tenant_id
+
+    def job_dir(self, tenant_id: str, job_id: str) -> Path:
+        return self.tenant_dir(tenant_id) / "jobs" / job_id
+
+    @property
+    def local_key_file(self) -> Path:
+        """The embedded mode's key, written by ``sslpt up`` for the CLI on this machine."""
+        return (self.data_dir / "local-api-key").resolve()
 
 
 @lru_cache

@@ -54,8 +54,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from safetensors.torch import save_file
 
 from api.persistence import datasets, jobs, trained_models
+from api.persistence.api_keys import create_key
 from api.persistence.db import session_scope
 from api.persistence.migrate import upgrade
+from api.persistence.models import LOCAL_TENANT
 from api.settings import Settings
 from ssl_engine.data.formats import decode_image_bytes
 from ssl_engine.factory import build_method
@@ -87,6 +89,10 @@ class Phase:
         return float(np.percentile(self.latencies, q) * 1000) if self.latencies else float("nan")
 
 
+# The key of the benchmark's tenant, made with the model: every /v1 request sends it.
+AUTH_HEADERS: dict[str, str] = {}
+
+
 def register_model(settings: Settings, backbone: str, image_size: int) -> tuple[str, Path]:
     """A SimCLR model with random weights (speed does not depend on training)."""
     torch.manual_seed(0)
@@ -95,7 +101,8 @@ def register_model(settings: Settings, backbone: str, image_size: int) -> tuple[
     weights.parent.mkdir(parents=True)
     save_file({k: v.contiguous() for k, v in method.state_dict().items()}, str(weights))
     upgrade(settings.resolved_database_url)
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
+        AUTH_HEADERS["Authorization"] = "Bearer " + create_key(session, LOCAL_TENANT).secret
         dataset = datasets.create_dataset(session, name="bench", path="/bench", image_count=1)
         job = jobs.create_job(
             session, method="simclr", dataset_id=dataset.id, backbone=backbone,
@@ -168,6 +175,7 @@ def api_server(settings: Settings, args: argparse.Namespace) -> Iterator[tuple[s
         SSLPT_EMBED_MAX_WAIT_MS=str(args.max_wait_ms),
         SSLPT_EMBED_MAX_QUEUE=str(args.max_queue),
         SSLPT_RECONCILE_INTERVAL_SECONDS="3600",
+        SSLPT_RATE_LIMIT_PER_SECOND="0",  # the benchmark measures serving, not the limiter
     )
     log = (settings.data_dir / "api.log").open("wb")
     process = subprocess.Popen(
@@ -253,7 +261,9 @@ async def closed_loop(
     url: str, path: str, body: bytes, clients: int, seconds: float, phase: Phase
 ) -> None:
     limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+    async with httpx.AsyncClient(
+        base_url=url, headers=AUTH_HEADERS, timeout=120, limits=limits
+    ) as http:
         deadline = time.perf_counter() + seconds
         phase.seconds += seconds
 
@@ -267,7 +277,9 @@ async def closed_loop(
 async def open_loop(url: str, path: str, body: bytes, rate: float, phase: Phase) -> None:
     """Requests start at ``rate`` per second whatever the answers: real overload."""
     limits = httpx.Limits(max_connections=1024)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+    async with httpx.AsyncClient(
+        base_url=url, headers=AUTH_HEADERS, timeout=120, limits=limits
+    ) as http:
         pending: set[asyncio.Task[None]] = set()
         start = time.perf_counter()
         sent = 0
@@ -331,7 +343,9 @@ def main() -> None:
         path = f"/v1/models/{model_id}/embed"
         peer = DirectPeer(weights, args, image)
         with api_server(settings, args) as (url, pid):
-            httpx.post(f"{url}/v1/models/{model_id}/warmup", timeout=120).raise_for_status()
+            httpx.post(
+                f"{url}/v1/models/{model_id}/warmup", headers=AUTH_HEADERS, timeout=120
+            ).raise_for_status()
             idle, forwards = Phase("idle, 1 client", 0), []
             asyncio.run(
                 _paired_latency(url, path, body, peer, args.latency_requests, idle, forwards)
@@ -400,7 +414,7 @@ async def _paired_latency(
     forwards: list[float],
 ) -> None:
     """Alternate a direct batch-1 forward and one request to the idle server."""
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=url, headers=AUTH_HEADERS, timeout=60) as http:
         for _ in range(count):
             forwards.append(peer.batch_1_seconds())
             await post(http, path, body, phase)

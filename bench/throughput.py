@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import torch
 from common import (
     OUT,
@@ -194,9 +193,10 @@ def service_windows(subset: Path, args: argparse.Namespace) -> list[float]:
         "SSLPT_PROGRESS_EVERY_STEPS": str(args.window),
         "SSLPT_LEASE_SECONDS": "120",
         "SSLPT_DEVICE": args.device,
+        "SSLPT_DATASET_ROOTS": str(subset.parent),
     }
     with tempfile.TemporaryDirectory() as tmp, running_service(Path(tmp), **env) as service:
-        client = httpx.Client(base_url=service.base_url, timeout=30)
+        client = service.client(timeout=30)
         dataset = client.post("/v1/datasets", json={"name": "cifar", "path": str(subset)})
         body = {
             "method": "simclr",

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def embed_dataset(settings: Settings, embedding_id: str) -> str | None:
     """Claim and run ``embedding_id``; the final status, or None if it was not claimable."""
     url = settings.resolved_database_url
-    with session_scope(url) as session:
+    with session_scope(url, tenant=None) as session:
         if not dataset_embeddings.claim(session, embedding_id):
             log.info("dataset embedding %s not claimable; skipping", embedding_id)
             return None
@@ -47,21 +47,23 @@ def embed_dataset(settings: Settings, embedding_id: str) -> str | None:
     except Exception as error:
         log.exception("dataset embedding %s crashed", embedding_id)
         return _record_failure(url, embedding_id, f"{type(error).__name__}: {error}")
-    with session_scope(url) as session:
+    with session_scope(url, tenant=None) as session:
         if dataset_embeddings.succeed(session, embedding_id, **fields):
             return JobStatus.SUCCEEDED
     return None
 
 
-def embeddings_dir(settings: Settings, embedding_id: str) -> Path:
-    return settings.artifacts_dir / "embeddings" / embedding_id
+def embeddings_dir(settings: Settings, tenant_id: str, embedding_id: str) -> Path:
+    return settings.tenant_dir(tenant_id) / "embeddings" / embedding_id
 
 
 def _read_spec(url: str, embedding_id: str) -> ModelOnDataset:
-    with session_scope(url) as session:
+    with session_scope(url, tenant=None) as session:
         row = dataset_embeddings.get_embedding(session, embedding_id)
         assert row is not None  # claimed a moment ago
-        return read_model_on_dataset(session, row.id, row.model_id, row.dataset_id, "embedding")
+        return read_model_on_dataset(
+            session, row.id, row.tenant_id, row.model_id, row.dataset_id, "embedding"
+        )
 
 
 def _embed_and_index(settings: Settings, spec: ModelOnDataset) -> dict[str, Any]:
@@ -87,7 +89,7 @@ def _embed_and_index(settings: Settings, spec: ModelOnDataset) -> dict[str, Any]
         Item(path=path, label=None if label is None else data.classes[label])
         for path, label in zip(data.files, labels, strict=True)
     ]
-    target = embeddings_dir(settings, spec.id)
+    target = embeddings_dir(settings, spec.tenant_id, spec.id)
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     kind = write_index_folder(partial, vectors.numpy(), items, settings.search_exact_max_items)
@@ -108,7 +110,7 @@ def _embed_and_index(settings: Settings, spec: ModelOnDataset) -> dict[str, Any]
 
 
 def _record_failure(url: str, embedding_id: str, reason: str) -> str | None:
-    with session_scope(url) as session:
+    with session_scope(url, tenant=None) as session:
         if dataset_embeddings.fail(session, embedding_id, reason):
             return JobStatus.FAILED
     return None

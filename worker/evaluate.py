@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 def run_evaluation(settings: Settings, evaluation_id: str) -> str | None:
     """Claim and run ``evaluation_id``; the final status, or None if it was not claimable."""
     url = settings.resolved_database_url
-    with session_scope(url) as session:
+    with session_scope(url, tenant=None) as session:
         if not evaluations.claim(session, evaluation_id):
             log.info("evaluation %s not claimable (duplicate or finished); skipping", evaluation_id)
             return None
@@ -49,17 +49,22 @@ def run_evaluation(settings: Settings, evaluation_id: str) -> str | None:
         "held_out_images": result.test_size,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    with session_scope(url) as session:
+    with session_scope(url, tenant=None) as session:
         evaluations.succeed(session, evaluation_id, result.top1, metrics)
     return JobStatus.SUCCEEDED
 
 
 def _read_spec(url: str, evaluation_id: str) -> ModelOnDataset:
-    with session_scope(url) as session:
+    with session_scope(url, tenant=None) as session:
         evaluation = evaluations.get_evaluation(session, evaluation_id)
         assert evaluation is not None  # claimed a moment ago
         return read_model_on_dataset(
-            session, evaluation.id, evaluation.model_id, evaluation.dataset_id, "evaluation"
+            session,
+            evaluation.id,
+            evaluation.tenant_id,
+            evaluation.model_id,
+            evaluation.dataset_id,
+            "evaluation",
         )
 
 
@@ -86,7 +91,7 @@ def _probe(settings: Settings, spec: ModelOnDataset) -> ProbeResult:
 
 
 def _record_failure(url: str, evaluation_id: str, reason: str) -> str | None:
-    with session_scope(url) as session:
+    with session_scope(url, tenant=None) as session:
         if evaluations.fail(session, evaluation_id, reason):
             return JobStatus.FAILED
     return None

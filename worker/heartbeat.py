@@ -48,7 +48,7 @@ class Heartbeat:
 
     def beat(self) -> None:
         try:
-            with session_scope(self.database_url) as session:
+            with session_scope(self.database_url, tenant=None) as session:
                 status = jobs.renew_lease(session, self.job_id, self.owner, self.lease)
         except Exception:  # a database outage must not kill training; retry next beat
             log.warning("lease renewal for job %s failed; will retry", self.job_id, exc_info=True)

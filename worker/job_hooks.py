@@ -42,7 +42,7 @@ class DatabaseHooks:
 
     def _write(self, what: str, action: Callable[[Session], None]) -> None:
         def once() -> None:
-            with self._lock, session_scope(self.database_url) as session:
+            with self._lock, session_scope(self.database_url, tenant=None) as session:
                 action(session)
 
         try:

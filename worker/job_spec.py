@@ -12,6 +12,7 @@ from worker.job_data import JobInputError
 @dataclass(frozen=True)
 class JobSpec:
     id: str
+    tenant_id: str
     method: str
     dataset_id: str
     dataset_path: str
@@ -26,15 +27,16 @@ class JobSpec:
 
 def read_spec(database_url: str, job_id: str) -> JobSpec:
     """The job and its dataset's folder; JobInputError if the dataset is gone."""
-    with session_scope(database_url) as session:
+    with session_scope(database_url, tenant=None) as session:
         job = jobs.get_job(session, job_id)
         if job is None:
             raise JobInputError(f"job {job_id} no longer exists")
         dataset = datasets.get_dataset(session, job.dataset_id)
-        if dataset is None:
+        if dataset is None or dataset.tenant_id != job.tenant_id:
             raise JobInputError(f"dataset {job.dataset_id} no longer exists")
         return JobSpec(
             id=job.id,
+            tenant_id=job.tenant_id,
             method=job.method,
             dataset_id=job.dataset_id,
             dataset_path=dataset.path,

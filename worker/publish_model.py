@@ -51,13 +51,16 @@ def _publish_once(
     final_metrics: dict[str, float],
 ) -> bool:
     model_id = new_id()
-    weights = _write_weights(settings.artifacts_dir / "models" / model_id, spec, result.checkpoint)
+    weights = _write_weights(
+        settings.tenant_dir(spec.tenant_id) / "models" / model_id, spec, result.checkpoint
+    )
     published = False
     try:
-        with session_scope(settings.resolved_database_url) as session:
+        with session_scope(settings.resolved_database_url, tenant=None) as session:
             trained_models.create_model(
                 session,
                 id=model_id,
+                tenant_id=spec.tenant_id,
                 job_id=spec.id,
                 dataset_id=spec.dataset_id,
                 method=spec.method,

@@ -58,7 +58,7 @@ def run_job(settings: Settings, job_id: str) -> str | None:
     url = settings.resolved_database_url
     owner = worker_identity()
     lease = timedelta(seconds=settings.lease_seconds)
-    with session_scope(url) as session:
+    with session_scope(url, tenant=None) as session:
         if not jobs.claim(session, job_id, owner, lease):
             log.info("job %s not claimable (duplicate delivery or finished); skipping", job_id)
             return None
@@ -131,7 +131,7 @@ def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[Tra
         log_every_steps=settings.progress_every_steps,
         **spec.training,  # type: ignore[arg-type]
     )
-    checkpoint_dir = settings.job_dir(spec.id) / "checkpoints"
+    checkpoint_dir = settings.job_dir(spec.tenant_id, spec.id) / "checkpoints"
     result = train(
         method, loader, config, checkpoint_dir, hooks, device=device, evaluator=evaluator
     )
@@ -157,7 +157,7 @@ def _finish(url: str, job_id: str, owner: str, status: JobStatus, reason: str) -
         fields.update(lease_owner=None, lease_expires_at=None)
 
     def write() -> str:
-        with session_scope(url) as session:
+        with session_scope(url, tenant=None) as session:
             if jobs.transition(session, job_id, status, reason, owner=owner, **fields):
                 return status
         return _current_status(url, job_id)
@@ -166,7 +166,7 @@ def _finish(url: str, job_id: str, owner: str, status: JobStatus, reason: str) -
 
 
 def _current_status(url: str, job_id: str) -> str:
-    with session_scope(url) as session:
+    with session_scope(url, tenant=None) as session:
         job = jobs.get_job(session, job_id)
         return job.status if job else "missing"
 

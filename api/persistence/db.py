@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.persistence.tenancy import scope_to_tenant
+
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
@@ -37,10 +39,19 @@ def get_session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 
+def open_session(url: str, *, tenant: str | None) -> Session:
+    """A new session that sees ``tenant``'s rows only, or every tenant's when None.
+
+    The tenant is a required argument so that every caller says which it means: request
+    handlers pass the key's tenant; the worker and the reconciler pass None.
+    """
+    return scope_to_tenant(get_session_factory(url)(), tenant)
+
+
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    session = get_session_factory(url)()
+def session_scope(url: str, *, tenant: str | None) -> Iterator[Session]:
+    """A session (see ``open_session``) that commits on success and rolls back on error."""
+    session = open_session(url, tenant=tenant)
     try:
         yield session
         session.commit()

@@ -1,6 +1,9 @@
-"""Tables: datasets, jobs, job_events, metrics, models, evaluations, dataset_embeddings.
+"""Tables: tenants, api_keys, datasets, jobs, job_events, metrics, models, evaluations,
+dataset_embeddings. Alembic creates them.
 
-Alembic creates them.
+Every row a user creates belongs to a tenant: the ``TenantOwned`` tables carry
+``tenant_id`` themselves; metrics and job events belong to their job's tenant.
+``api.persistence.tenancy`` filters every query of a tenant's session by it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -23,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -73,7 +77,48 @@ class Base(DeclarativeBase):
     pass
 
 
-class Dataset(Base):
+LOCAL_TENANT = "local"  # the tenant of the embedded single-user mode and of pre-tenant rows
+
+
+class Tenant(Base):
+    """A team: it owns datasets, jobs, models and their artifacts, and has API keys."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # a slug, also in paths
+    max_active_jobs: Mapped[int | None] = mapped_column(Integer)  # None: the server default
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiKey(Base):
+    """A bearer key, stored as its SHA-256 (keys are random, so no slow hash is needed).
+
+    ``prefix`` (the key's first characters) is what listings show and what ``revoke``
+    accepts; the key itself is shown once, when it is created.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TenantOwned:
+    """Mixin: the row belongs to one tenant; a tenant's session sees only its own rows."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[str]:
+        return mapped_column(ForeignKey("tenants.id"), index=True)
+
+
+class Dataset(TenantOwned, Base):
     __tablename__ = "datasets"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -88,9 +133,13 @@ class Dataset(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Job(Base):
+class Job(TenantOwned, Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_status_created", "status", "created_at"),
+        # an Idempotency-Key is the client's own name: unique within its tenant only
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     method: Mapped[str] = mapped_column(String(64))
@@ -114,7 +163,7 @@ class Job(Base):
     latest_metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     model_id: Mapped[str | None] = mapped_column(String(32))
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -150,7 +199,7 @@ class Metric(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Model(Base):
+class Model(TenantOwned, Base):
     __tablename__ = "models"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -166,7 +215,7 @@ class Model(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Evaluation(Base):
+class Evaluation(TenantOwned, Base):
     """A linear probe of a model on a labeled dataset; statuses are a subset of JobStatus."""
 
     __tablename__ = "evaluations"
@@ -183,7 +232,7 @@ class Evaluation(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class DatasetEmbedding(Base):
+class DatasetEmbedding(TenantOwned, Base):
     """A dataset embedded by a model, with a vector index for search.
 
     Statuses are a subset of JobStatus. ``path`` is the artifacts folder holding

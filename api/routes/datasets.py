@@ -8,12 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, not_found
 from api.persistence import datasets
 from api.persistence.models import Dataset
-from api.schemas.common import Page
+from api.schemas.common import ERROR, Page
 from api.schemas.datasets import DatasetCreate, DatasetOut
+from api.settings import Settings
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 MAX_LISTED_UNREADABLE = 100
@@ -59,24 +60,54 @@ def scan_folder(path: Path) -> dict[str, Any]:
     }
 
 
-@router.post("", response_model=DatasetOut, status_code=201)
-def register_dataset(body: DatasetCreate, session: SessionDep) -> DatasetOut:
-    """Register a server-side folder of images (class sub-folders become labels)."""
-    path = Path(body.path).expanduser()
+def allowed_folder(requested: str, settings: Settings) -> Path:
+    """The folder ``requested`` names, if it lies under an allowed root; 403 otherwise.
+
+    Symlinks and ``..`` are resolved before the check, so a link inside a root that points
+    outside it is outside. The data directory (other tenants' uploads and artifacts) is
+    never allowed, even under a root. Nothing is said about paths outside the roots:
+    whether they exist is not revealed.
+    """
+    path = Path(requested)
     if not path.is_absolute():
-        raise ApiError(422, "invalid_path", "path must be absolute", {"path": body.path})
+        raise ApiError(422, "invalid_path", "path must be absolute", {"path": requested})
     path = path.resolve()
+    roots = [root.resolve() for root in settings.dataset_roots]
+    inside = any(path.is_relative_to(root) for root in roots)
+    if not inside or path.is_relative_to(settings.data_dir.resolve()):
+        raise ApiError(
+            403,
+            "path_not_allowed",
+            f"{requested} is not under an allowed dataset root; the server allows "
+            f"{[str(r) for r in roots] or 'none (set SSLPT_DATASET_ROOTS)'}; or upload an "
+            "archive to POST /v1/datasets/upload",
+            {"path": requested},
+        )
     if not path.is_dir():
-        raise ApiError(422, "invalid_path", f"no folder at {body.path}", {"path": body.path})
+        raise ApiError(422, "invalid_path", f"no folder at {requested}", {"path": requested})
+    return path
+
+
+def scanned_fields(path: Path) -> dict[str, Any]:
+    """``scan_folder``, with a folder of no readable image as a 422."""
     fields = scan_folder(path)
     if fields["image_count"] == 0:
         raise ApiError(
             422,
             "empty_dataset",
-            f"no readable image (JPEG/PNG/WebP/BMP) under {path}",
+            "no readable image (JPEG/PNG/WebP/BMP) in the dataset",
             {"unreadable": fields["unreadable"][:MAX_LISTED_UNREADABLE]},
         )
-    dataset = datasets.create_dataset(session, name=body.name, path=str(path), **fields)
+    return fields
+
+
+@router.post("", response_model=DatasetOut, status_code=201, responses={403: ERROR})
+def register_dataset(body: DatasetCreate, session: SessionDep, settings: SettingsDep) -> DatasetOut:
+    """Register a server folder of images under an allowed root (class sub-folders = labels)."""
+    path = allowed_folder(body.path, settings)
+    dataset = datasets.create_dataset(
+        session, name=body.name, path=str(path), **scanned_fields(path)
+    )
     return dataset_out(dataset)
 
 

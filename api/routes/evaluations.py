@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CeleryDep, SessionDep
-from api.errors import ApiError, not_found, validation_error
-from api.persistence import datasets, evaluations, trained_models
-from api.queue import EVALUATE_TASK, publish
+from api.deps import CeleryDep, SessionDep, SettingsDep
+from api.errors import ApiError, not_found
+from api.lookups import dataset_field, model_or_404
+from api.persistence import evaluations
+from api.queue import EVALUATE_TASK, commit_and_publish
+from api.quotas import check_work_quota
 from api.schemas.evaluations import EvaluationCreate, EvaluationOut
 
 router = APIRouter(tags=["evaluations"])
@@ -15,16 +17,15 @@ router = APIRouter(tags=["evaluations"])
 
 @router.post("/v1/models/{model_id}/evaluate", response_model=EvaluationOut, status_code=202)
 def evaluate_model(
-    model_id: str, body: EvaluationCreate, session: SessionDep, celery: CeleryDep
+    model_id: str,
+    body: EvaluationCreate,
+    session: SessionDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
 ) -> EvaluationOut:
     """Queue a linear probe of the model's frozen embeddings on a labeled dataset."""
-    if trained_models.get_model(session, model_id) is None:
-        raise not_found("model", model_id)
-    dataset = datasets.get_dataset(session, body.dataset_id)
-    if dataset is None:
-        raise validation_error(
-            [{"field": "dataset_id", "message": f"no dataset with id {body.dataset_id!r}"}]
-        )
+    model_or_404(session, model_id)
+    dataset = dataset_field(session, body.dataset_id)
     if len(dataset.classes) < 2:
         raise ApiError(
             422,
@@ -33,22 +34,16 @@ def evaluate_model(
             f"linear probe; it has {len(dataset.classes)}",
             {"dataset_id": dataset.id},
         )
+    check_work_quota(session, settings)
     evaluation = evaluations.create_evaluation(session, model_id=model_id, dataset_id=dataset.id)
-    session.commit()
-    try:
-        publish(celery, EVALUATE_TASK, evaluation.id)
-    except ApiError:
-        session.delete(evaluation)  # no queued row without a message
-        session.commit()
-        raise
+    commit_and_publish(session, celery, EVALUATE_TASK, evaluation)
     return EvaluationOut.model_validate(evaluation)
 
 
 @router.get("/v1/models/{model_id}/evaluations", response_model=list[EvaluationOut])
 def list_model_evaluations(model_id: str, session: SessionDep) -> list[EvaluationOut]:
     """A model's evaluations, newest first."""
-    if trained_models.get_model(session, model_id) is None:
-        raise not_found("model", model_id)
+    model_or_404(session, model_id)
     rows = evaluations.list_for_model(session, model_id)
     return [EvaluationOut.model_validate(e) for e in rows]
 

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from api.deps import SessionDep
-from api.errors import not_found
-from api.persistence import trained_models
+from api.lookups import model_or_404
 from api.serving.exports import build_export, model_card
 
 router = APIRouter(tags=["models"])
@@ -31,8 +30,6 @@ FormatQuery = Annotated[
 )
 def export_model(model_id: str, fmt: FormatQuery, session: SessionDep) -> FileResponse:
     """A zip of the model in the asked format and its ``model_card.json``."""
-    model = trained_models.get_model(session, model_id)
-    if model is None:
-        raise not_found("model", model_id)
+    model = model_or_404(session, model_id)
     archive = build_export(model, model_card(session, model), fmt)
     return FileResponse(archive, media_type="application/zip", filename=f"{model_id}-{fmt}.zip")

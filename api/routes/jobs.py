@@ -9,12 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import CeleryDep, SessionDep
+from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, not_found, validation_error
+from api.lookups import dataset_field
 from api.method_catalog import validate_method_options
-from api.persistence import datasets, jobs, metrics
+from api.persistence import jobs, metrics
 from api.persistence.models import FINISHED_STATUSES, Job, JobStatus
-from api.queue import publish_job
+from api.queue import RUN_JOB_TASK, commit_and_publish
+from api.quotas import check_work_quota
 from api.schemas.common import Page
 from api.schemas.jobs import (
     JobCreate,
@@ -89,6 +91,7 @@ def submit_job(
     body: JobCreate,
     session: SessionDep,
     celery: CeleryDep,
+    settings: SettingsDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JobOut:
@@ -101,11 +104,7 @@ def submit_job(
     backbone, hyperparameters = validate_method_options(
         body.method, body.backbone, body.hyperparameters
     )
-    dataset = datasets.get_dataset(session, body.dataset_id)
-    if dataset is None:
-        raise validation_error(
-            [{"field": "dataset_id", "message": f"no dataset with id {body.dataset_id!r}"}]
-        )
+    dataset = dataset_field(session, body.dataset_id)
     if body.batch_size > dataset.image_count:
         raise validation_error(
             [
@@ -116,6 +115,7 @@ def submit_job(
                 }
             ]
         )
+    check_work_quota(session, settings)
     try:
         job = jobs.create_job(
             session,
@@ -130,20 +130,14 @@ def submit_job(
             training=body.training.model_dump(mode="json"),
             idempotency_key=idempotency_key,
             request_hash=digest,
-        )
-        session.commit()
-    except IntegrityError:  # a concurrent request with the same key won the insert
+        )  # flushed: a concurrent request with the same key that won the insert fails here
+    except IntegrityError:
         session.rollback()
         existing = jobs.get_job_by_idempotency_key(session, idempotency_key or "")
         if existing is None:
             raise
         return _replay(existing, digest, response)
-    try:
-        publish_job(celery, job.id)
-    except ApiError:
-        session.delete(job)  # nothing half-created: no queued row without a message
-        session.commit()
-        raise
+    commit_and_publish(session, celery, RUN_JOB_TASK, job)
     return job_out(job)
 
 

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import SessionDep
-from api.errors import ApiError, not_found
-from api.persistence import dataset_embeddings, trained_models
+from api.errors import ApiError
+from api.lookups import model_or_404
+from api.persistence import dataset_embeddings
 from api.serving.vector_index import ITEMS_FILE, VECTORS_FILE
 
 router = APIRouter(prefix="/v1/models", tags=["search"])
@@ -78,8 +79,7 @@ def embedding_map(
     sample: Annotated[int, Query(ge=2, le=5000, description="Points to draw at most.")] = 1000,
 ) -> EmbeddingMap:
     """A 2-D PCA map of a sample of a dataset's embeddings, each point with its class."""
-    if trained_models.get_model(session, model_id) is None:
-        raise not_found("model", model_id)
+    model_or_404(session, model_id)
     row = dataset_embeddings.latest_succeeded(session, model_id, dataset_id)
     if row is None or row.path is None:
         raise ApiError(

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep, SettingsDep
-from api.errors import ApiError, not_found
+from api.errors import ApiError
+from api.lookups import model_or_404
 from api.persistence import trained_models
 from api.schemas.common import Page
 from api.schemas.models import (
@@ -60,10 +61,7 @@ def list_models(
 @router.get("/{model_id}", response_model=ModelOut)
 def get_model(model_id: str, session: SessionDep) -> ModelOut:
     """One model: method, backbone, resolution, embedding size, final metrics."""
-    model = trained_models.get_model(session, model_id)
-    if model is None:
-        raise not_found("model", model_id)
-    return ModelOut.model_validate(model)
+    return ModelOut.model_validate(model_or_404(session, model_id))
 
 
 @router.post("/{model_id}/warmup", response_model=WarmupResponse)
@@ -106,7 +104,7 @@ async def embed(
                 request, settings.max_embed_images, settings.max_upload_bytes
             )
             files = await all_files(
-                inputs, settings.resolved_database_url, settings.max_upload_bytes
+                inputs, settings.resolved_database_url, spec.tenant_id, settings.max_upload_bytes
             )
             vectors = await embed_files(slot, files, spec.image_size)  # (N, D)
     embeddings = encode_vectors(

@@ -10,10 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, not_found, validation_error
-from api.persistence import dataset_embeddings, datasets, trained_models
+from api.lookups import dataset_field, model_or_404
+from api.persistence import dataset_embeddings
 from api.persistence.db import session_scope
 from api.persistence.models import DatasetEmbedding
-from api.queue import EMBED_DATASET_TASK, publish
+from api.queue import EMBED_DATASET_TASK, commit_and_publish
+from api.quotas import check_work_quota
 from api.schemas.serving import (
     DatasetEmbeddingCreate,
     DatasetEmbeddingOut,
@@ -53,33 +55,25 @@ SEARCH_BODY = {
     "/v1/models/{model_id}/embeddings", response_model=DatasetEmbeddingOut, status_code=202
 )
 def embed_dataset(
-    model_id: str, body: DatasetEmbeddingCreate, session: SessionDep, celery: CeleryDep
+    model_id: str,
+    body: DatasetEmbeddingCreate,
+    session: SessionDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
 ) -> DatasetEmbeddingOut:
     """Queue a job that embeds a whole dataset with the model and indexes it for search."""
-    if trained_models.get_model(session, model_id) is None:
-        raise not_found("model", model_id)
-    if datasets.get_dataset(session, body.dataset_id) is None:
-        raise validation_error(
-            [{"field": "dataset_id", "message": f"no dataset with id {body.dataset_id!r}"}]
-        )
-    row = dataset_embeddings.create_embedding(
-        session, model_id=model_id, dataset_id=body.dataset_id
-    )
-    session.commit()
-    try:
-        publish(celery, EMBED_DATASET_TASK, row.id)
-    except ApiError:
-        session.delete(row)  # no queued row without a message
-        session.commit()
-        raise
+    model_or_404(session, model_id)
+    dataset = dataset_field(session, body.dataset_id)
+    check_work_quota(session, settings)
+    row = dataset_embeddings.create_embedding(session, model_id=model_id, dataset_id=dataset.id)
+    commit_and_publish(session, celery, EMBED_DATASET_TASK, row)
     return DatasetEmbeddingOut.model_validate(row)
 
 
 @router.get("/v1/models/{model_id}/embeddings", response_model=list[DatasetEmbeddingOut])
 def list_dataset_embeddings(model_id: str, session: SessionDep) -> list[DatasetEmbeddingOut]:
     """A model's dataset embeddings, newest first."""
-    if trained_models.get_model(session, model_id) is None:
-        raise not_found("model", model_id)
+    model_or_404(session, model_id)
     rows = dataset_embeddings.list_for_model(session, model_id)
     return [DatasetEmbeddingOut.model_validate(r) for r in rows]
 
@@ -93,8 +87,10 @@ def get_dataset_embedding(embedding_id: str, session: SessionDep) -> DatasetEmbe
     return DatasetEmbeddingOut.model_validate(row)
 
 
-def _searchable(database_url: str, model_id: str, dataset_id: str | None) -> DatasetEmbedding:
-    with session_scope(database_url) as session:
+def _searchable(
+    database_url: str, tenant_id: str, model_id: str, dataset_id: str | None
+) -> DatasetEmbedding:
+    with session_scope(database_url, tenant=tenant_id) as session:
         row = dataset_embeddings.latest_succeeded(session, model_id, dataset_id)
     if row is None or row.path is None:
         which = f"dataset {dataset_id}" if dataset_id else "any dataset"
@@ -130,7 +126,7 @@ async def search(
     """The k dataset items nearest (cosine) to an image or a vector, most similar first."""
     query = await read_search_query(request, settings.max_upload_bytes)
     row = await run_in_threadpool(
-        _searchable, settings.resolved_database_url, spec.model_id, query.dataset_id
+        _searchable, settings.resolved_database_url, spec.tenant_id, spec.model_id, query.dataset_id
     )
     index = await off_loop(load_search_index, str(row.path))
     vector = (await _query_vector(cache, spec, query)).numpy()  # (D,)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from api.auth import PrincipalDep
 from api.deps import SettingsDep, get_session
 from api.persistence.db import session_scope
 from api.persistence.models import FINISHED_STATUSES, Job, JobEvent, Metric, utcnow
@@ -71,11 +72,12 @@ class JobsWatch:
     """The jobs one client has seen, and at which state."""
 
     database_url: str
+    tenant_id: str
     seen: dict[str, Hashable] = field(default_factory=dict)
 
     def poll(self) -> list[ServerSentEvent]:
         """Unfinished or recently changed jobs whose shown state differs from last time."""
-        with session_scope(self.database_url) as session:
+        with session_scope(self.database_url, tenant=self.tenant_id) as session:
             rows = session.scalars(
                 select(Job).where(
                     or_(Job.status.not_in(FINISHED_STATUSES), Job.updated_at >= utcnow() - RECENT)
@@ -99,12 +101,14 @@ async def _jobs_events(watch: JobsWatch) -> AsyncIterator[ServerSentEvent]:
 
 
 @router.get("/stream", response_class=EventSourceResponse, responses=STREAM_RESPONSES)
-def stream_jobs(settings: SettingsDep) -> EventSourceResponse:
+def stream_jobs(settings: SettingsDep, principal: PrincipalDep) -> EventSourceResponse:
     """Server-sent ``job`` events (a job as in GET /v1/jobs/{id}) whenever one changes.
 
     The stream opens with every unfinished or recently changed job.
     """
-    return EventSourceResponse(_jobs_events(JobsWatch(settings.resolved_database_url)))
+    return EventSourceResponse(
+        _jobs_events(JobsWatch(settings.resolved_database_url, principal.tenant_id))
+    )
 
 
 # ---- one job ----------------------------------------------------------------------------
@@ -121,6 +125,7 @@ class JobWatch:
     """
 
     database_url: str
+    tenant_id: str
     job_id: str
     last_metric_id: int
     last_event_id: int
@@ -129,7 +134,7 @@ class JobWatch:
     more_metrics: bool = False
 
     def poll(self) -> list[ServerSentEvent]:
-        with session_scope(self.database_url) as session:
+        with session_scope(self.database_url, tenant=self.tenant_id) as session:
             job = session.get(Job, self.job_id)
             if job is None:  # deleted under us: nothing more will come
                 self.finished = True
@@ -191,6 +196,7 @@ def stream_job(
     job_id: str,
     session: ShortSessionDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
     after_metric: Annotated[int, Query(ge=0, description="Last metric row id already held.")] = 0,
     after_event: Annotated[int, Query(ge=0, description="Last event id already held.")] = 0,
 ) -> EventSourceResponse:
@@ -201,5 +207,7 @@ def stream_job(
     reconnects passes the ``last_metric_id`` and event ``id`` it last received.
     """
     get_job_or_404(session, job_id)
-    watch = JobWatch(settings.resolved_database_url, job_id, after_metric, after_event)
+    watch = JobWatch(
+        settings.resolved_database_url, principal.tenant_id, job_id, after_metric, after_event
+    )
     return EventSourceResponse(_job_events(watch))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +20,10 @@ class ErrorResponse(BaseModel):
     code: str
     message: str
     details: object | None = None
+
+
+# An ``responses=`` entry for a route's extra error statuses, e.g. ``{403: ERROR}``.
+ERROR: dict[str, Any] = {"model": ErrorResponse}
 
 
 class ORMModel(BaseModel):

@@ -37,10 +37,10 @@ def read_dataset_files(root: Path, paths: list[str], byte_limit: int) -> list[tu
 
 
 def read_registered_items(
-    database_url: str, dataset_id: str, paths: list[str], byte_limit: int
+    database_url: str, tenant_id: str, dataset_id: str, paths: list[str], byte_limit: int
 ) -> list[tuple[str, bytes]]:
-    """``read_dataset_files`` in the folder of the registered dataset ``dataset_id``."""
-    with session_scope(database_url) as session:
+    """``read_dataset_files`` in the folder of ``tenant_id``'s dataset ``dataset_id``."""
+    with session_scope(database_url, tenant=tenant_id) as session:
         dataset = datasets.get_dataset(session, dataset_id)
         if dataset is None:
             raise not_found("dataset", dataset_id)
@@ -49,7 +49,7 @@ def read_registered_items(
 
 
 async def all_files(
-    inputs: EmbedInputs, database_url: str, byte_limit: int
+    inputs: EmbedInputs, database_url: str, tenant_id: str, byte_limit: int
 ) -> list[tuple[str, bytes]]:
     """The request's uploaded images, then its dataset items; all within ``byte_limit``."""
     items = inputs.dataset_items
@@ -57,6 +57,6 @@ async def all_files(
         return inputs.files
     room = byte_limit - sum(len(data) for _, data in inputs.files)
     found = await run_in_threadpool(
-        read_registered_items, database_url, items.dataset_id, items.paths, room
+        read_registered_items, database_url, tenant_id, items.dataset_id, items.paths, room
     )
     return inputs.files + found

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import OperationalError
 
+from api.auth import PrincipalDep
 from api.errors import ApiError, not_found
 from api.persistence import trained_models
 from api.persistence.db import session_scope
@@ -24,16 +25,17 @@ def get_model_cache(request: Request) -> ModelCache:
 ModelCacheDep = Annotated[ModelCache, Depends(get_model_cache)]
 
 
-def _spec_from_database(settings: Settings, model_id: str) -> ModelSpec:
+def _spec_from_database(settings: Settings, tenant_id: str, model_id: str) -> ModelSpec:
     """Read the model row in a short session: embed requests may wait long in a queue and
     must not hold a database connection while they do."""
     try:
-        with session_scope(settings.resolved_database_url) as session:
+        with session_scope(settings.resolved_database_url, tenant=tenant_id) as session:
             model = trained_models.get_model(session, model_id)
             if model is None:
                 raise not_found("model", model_id)
             return ModelSpec(
                 model_id=model.id,
+                tenant_id=model.tenant_id,
                 method=model.method,
                 backbone=model.backbone,
                 image_size=model.image_size,
@@ -44,13 +46,20 @@ def _spec_from_database(settings: Settings, model_id: str) -> ModelSpec:
         raise ApiError(503, "database_unavailable", "the database is unreachable") from error
 
 
-async def model_spec(model_id: str, request: Request, cache: ModelCacheDep) -> ModelSpec:
-    """A loaded model's spec straight from the cache; otherwise from its database row."""
+async def model_spec(
+    model_id: str, request: Request, cache: ModelCacheDep, principal: PrincipalDep
+) -> ModelSpec:
+    """A loaded model's spec straight from the cache; otherwise from its database row.
+
+    Either way only a model of the caller's tenant is found: another tenant's is a 404.
+    """
     spec = cache.spec_of(model_id)
     if spec is not None:
+        if spec.tenant_id != principal.tenant_id:
+            raise not_found("model", model_id)
         return spec
     settings: Settings = request.app.state.settings
-    return await run_in_threadpool(_spec_from_database, settings, model_id)
+    return await run_in_threadpool(_spec_from_database, settings, principal.tenant_id, model_id)
 
 
 ModelSpecDep = Annotated[ModelSpec, Depends(model_spec)]

@@ -32,6 +32,7 @@ class ModelSpec:
     """What it takes to rebuild a trained model for inference."""
 
     model_id: str
+    tenant_id: str
     method: str
     backbone: str
     image_size: int

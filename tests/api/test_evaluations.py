@@ -12,9 +12,11 @@ from safetensors.torch import save_file
 from api.main import create_app
 from api.persistence import evaluations, jobs, trained_models
 from api.persistence.db import session_scope
+from api.persistence.models import LOCAL_TENANT
 from api.settings import Settings
 from ssl_engine.factory import build_method
 from tests.image_folders import make_image_folder
+from tests.keys import bearer
 
 
 def register(client: TestClient, folder: Path) -> str:
@@ -35,7 +37,7 @@ def model_id(settings: Settings, tmp_path: Path, labeled_id: str) -> str:
     method = build_method("simclr", backbone="tiny_cnn", image_size=16, hyperparameters={})
     weights = tmp_path / "model.safetensors"
     save_file({k: v.contiguous().clone() for k, v in method.state_dict().items()}, str(weights))
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         job = jobs.create_job(
             session, method="simclr", dataset_id=labeled_id, backbone="tiny_cnn",
             image_size=16, epochs=1, batch_size=2, seed=0,
@@ -98,11 +100,11 @@ def test_unknown_model_or_evaluation_is_404(client: TestClient, labeled_id: str)
 
 
 def test_broker_down_is_503_and_leaves_no_evaluation(
-    settings: Settings, model_id: str, labeled_id: str
+    api_key: str, settings: Settings, model_id: str, labeled_id: str
 ) -> None:
     down = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
-    with TestClient(create_app(down, run_reconciler=False)) as client:
+    with TestClient(create_app(down, run_reconciler=False), headers=bearer(api_key)) as client:
         response = client.post(f"/v1/models/{model_id}/evaluate", json={"dataset_id": labeled_id})
         assert (response.status_code, response.json()["code"]) == (503, "broker_unavailable")
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         assert evaluations.list_for_model(session, model_id) == []

@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.persistence import jobs
 from api.persistence.db import session_scope
-from api.persistence.models import JobStatus
+from api.persistence.models import LOCAL_TENANT, JobStatus
 from api.settings import Settings
+from tests.keys import bearer
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def test_cancel_running_job_asks_the_worker(
     job_id = client.post("/v1/jobs", json=job_body(dataset_id)).json()["id"]
     from datetime import timedelta
 
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         assert jobs.claim(session, job_id, "test-worker", timedelta(seconds=60))
     response = client.post(f"/v1/jobs/{job_id}/cancel")
     assert response.json()["status"] == JobStatus.CANCELLING
@@ -141,7 +142,7 @@ def test_metrics_series_grouped_by_name_since_step(
     from api.persistence.metrics import record_metrics
 
     job_id = client.post("/v1/jobs", json=job_body(dataset_id)).json()["id"]
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         for step in (5, 10, 15):
             record_metrics(session, job_id, step, 0, {"loss": 1.0 / step, "lr": 0.1})
         record_metrics(session, job_id, 10, 0, {"loss": 0.5})  # a replayed step replaces
@@ -152,9 +153,11 @@ def test_metrics_series_grouped_by_name_since_step(
     assert set(only_lr) == {"lr"}
 
 
-def test_broker_down_is_503_and_leaves_no_job(settings: Settings, image_folder: Path) -> None:
+def test_broker_down_is_503_and_leaves_no_job(
+    api_key: str, settings: Settings, image_folder: Path
+) -> None:
     down = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
-    with TestClient(create_app(down, run_reconciler=False)) as client:
+    with TestClient(create_app(down, run_reconciler=False), headers=bearer(api_key)) as client:
         dataset_id = client.post(
             "/v1/datasets", json={"name": "d", "path": str(image_folder)}
         ).json()["id"]

@@ -11,9 +11,11 @@ from safetensors.torch import save_file
 
 from api.persistence import datasets, jobs, trained_models
 from api.persistence.db import session_scope
+from api.persistence.models import LOCAL_TENANT
 from api.settings import Settings
 from ssl_engine.factory import build_method
 from tests.image_folders import image_bytes
+from tests.keys import bearer
 
 
 @pytest.fixture
@@ -23,7 +25,7 @@ def model_id(settings: Settings, tmp_path: Path) -> str:
     method = build_method("simclr", backbone="tiny_cnn", image_size=16, hyperparameters={})
     weights = tmp_path / "model.safetensors"
     save_file({k: v.contiguous().clone() for k, v in method.state_dict().items()}, str(weights))
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         dataset = datasets.create_dataset(session, name="d", path="/x", image_count=4)
         job = jobs.create_job(
             session, method="simclr", dataset_id=dataset.id, backbone="tiny_cnn",
@@ -108,11 +110,11 @@ def test_bad_embed_requests_are_4xx_with_a_code(
     assert response.json()["code"] == code
 
 
-def test_too_many_images_is_413(settings: Settings, model_id: str) -> None:
+def test_too_many_images_is_413(api_key: str, settings: Settings, model_id: str) -> None:
     from api.main import create_app
 
     small = settings.model_copy(update={"max_embed_images": 2})
-    with TestClient(create_app(small, run_reconciler=False)) as client:
+    with TestClient(create_app(small, run_reconciler=False), headers=bearer(api_key)) as client:
         images = [b64(image_bytes(seed=i)) for i in range(3)]
         response = client.post(f"/v1/models/{model_id}/embed", json={"images": images})
     assert response.status_code == 413

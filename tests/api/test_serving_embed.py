@@ -15,7 +15,6 @@ import torch
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.main import create_app
 from api.serving.model_cache import LoadedModel
 from api.settings import Settings
 from ssl_engine.data.formats import decode_image_bytes
@@ -26,10 +25,6 @@ from tests.serving.random_models import register_random_model
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def serve(settings: Settings, **overrides: object) -> TestClient:
-    return TestClient(create_app(settings.model_copy(update=overrides), run_reconciler=False))
 
 
 @pytest.fixture
@@ -85,11 +80,14 @@ def busy_device() -> Iterator[Callable[[LoadedModel], None]]:
 
 
 def test_concurrent_requests_are_merged_and_each_caller_gets_its_own_vectors(
-    settings: Settings, model_id: str, busy_device: Callable[[LoadedModel], None]
+    serve: Callable[..., TestClient],
+    settings: Settings,
+    model_id: str,
+    busy_device: Callable[[LoadedModel], None],
 ) -> None:
     pngs = [image_bytes(i % 4, seed=i) for i in range(8)]
     url = f"/v1/models/{model_id}/embed"
-    with serve(settings, embed_max_batch=16, embed_max_wait_ms=0) as client:
+    with serve(embed_max_batch=16, embed_max_wait_ms=0) as client:
         loaded = loaded_model(client, model_id)
         before = batch_size_samples(client, model_id)
         busy_device(loaded)
@@ -112,11 +110,14 @@ def test_concurrent_requests_are_merged_and_each_caller_gets_its_own_vectors(
 
 
 def test_requests_beyond_the_queue_bound_get_429_and_the_admitted_ones_complete(
-    settings: Settings, model_id: str, busy_device: Callable[[LoadedModel], None]
+    serve: Callable[..., TestClient],
+    settings: Settings,
+    model_id: str,
+    busy_device: Callable[[LoadedModel], None],
 ) -> None:
     body = {"images": [b64(image_bytes())]}
     url = f"/v1/models/{model_id}/embed"
-    with serve(settings, embed_max_queue=2) as client:
+    with serve(embed_max_queue=2) as client:
         loaded = loaded_model(client, model_id)
         busy_device(loaded)
         with ThreadPoolExecutor(2) as pool:
@@ -190,12 +191,14 @@ def test_dataset_items_stay_inside_the_dataset_folder(
     assert response.json()["code"] == code
 
 
-def test_a_chunked_body_over_the_byte_limit_is_413(settings: Settings, model_id: str) -> None:
+def test_a_chunked_body_over_the_byte_limit_is_413(
+    serve: Callable[..., TestClient], settings: Settings, model_id: str
+) -> None:
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while reading
         for _ in range(4):
             yield b"x" * 1000
 
-    with serve(settings, max_upload_bytes=2048) as client:
+    with serve(max_upload_bytes=2048) as client:
         response = client.post(
             f"/v1/models/{model_id}/embed",
             content=chunks(),
@@ -219,9 +222,9 @@ def test_unknown_model_is_404_for_warmup(client: TestClient) -> None:
 
 
 def test_a_full_queue_answers_429_before_reading_the_body(
-    settings: Settings, model_id: str
+    serve: Callable[..., TestClient], settings: Settings, model_id: str
 ) -> None:
-    with serve(settings, embed_max_queue=1) as client:
+    with serve(embed_max_queue=1) as client:
         loaded = loaded_model(client, model_id)
         with loaded.batcher.admit():  # the one place is taken
             response = client.post(f"/v1/models/{model_id}/embed", json={"images": ["x"]})

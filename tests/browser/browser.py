@@ -6,6 +6,7 @@ No browser is downloaded (never ``playwright install``): ``.ci/run`` installs De
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -44,14 +45,19 @@ def required_chromium() -> str:
 
 
 @contextmanager
-def browser_page(artifacts: Path) -> Iterator[Page]:
-    """A laptop-sized page; on any failure a screenshot lands in ``artifacts``."""
+def browser_page(artifacts: Path, api_key: str | None = None) -> Iterator[Page]:
+    """A laptop-sized page; on any failure a screenshot lands in ``artifacts``.
+
+    With ``api_key``, the page starts with the key already saved, as after a first visit.
+    """
     from playwright.sync_api import sync_playwright
 
     executable = required_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=LAPTOP)
+        if api_key is not None:
+            page.add_init_script(f"localStorage.setItem('sslpt.apiKey', {json.dumps(api_key)})")
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         try:

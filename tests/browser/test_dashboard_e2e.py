@@ -37,7 +37,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 def api_message(service: Service, body: dict[str, object], field: str) -> str:
     """The API's 422 message for ``field`` when ``body`` is submitted."""
-    answer = httpx.post(f"{service.base_url}/v1/jobs", json=body, timeout=60)
+    answer = httpx.post(
+        f"{service.base_url}/v1/jobs", headers=service.headers, json=body, timeout=60
+    )
     assert answer.status_code == 422, answer.text
     return next(d["message"] for d in answer.json()["details"] if d["field"] == field)
 
@@ -49,8 +51,13 @@ def test_walkthrough_register_submit_follow_and_embed_from_the_browser(
     picture = tmp_path / "query.png"
     picture.write_bytes(image_bytes(1, seed=5))
     with browser_page(tmp_path) as page:
-        # 1. register the folder
+        # 0. a first visit has no key: the API's 401 asks for one, and the key is saved
         page.goto(f"{service.base_url}/#/datasets")
+        page.locator("#key-state", has_text="key needed").wait_for()
+        page.get_by_label("API key").fill(service.api_key)
+        page.get_by_role("button", name="Save").click()
+        page.locator("#key-state", has_text="key saved").wait_for()
+        # 1. register the folder
         page.get_by_text("No dataset yet.").wait_for()
         page.get_by_label("Name").fill("shapes")
         page.get_by_label("Folder on the server").fill(str(folder))
@@ -88,8 +95,10 @@ def test_walkthrough_register_submit_follow_and_embed_from_the_browser(
         assert "stream" in seen["modes"]  # updates came over server-sent events
 
         # its loss curve has a point for every logged step
-        job = httpx.get(f"{service.base_url}/v1/jobs/{job_id}").json()
-        metrics = httpx.get(f"{service.base_url}/v1/jobs/{job_id}/metrics?name=loss").json()
+        job = httpx.get(f"{service.base_url}/v1/jobs/{job_id}", headers=service.headers).json()
+        metrics = httpx.get(
+            f"{service.base_url}/v1/jobs/{job_id}/metrics?name=loss", headers=service.headers
+        ).json()
         steps = [p["step"] for p in metrics["series"]["loss"]]
         assert len(steps) == job["progress"]["total_steps"]  # logged at every step here
         curve = page.locator("polyline[data-series=loss]")
@@ -109,7 +118,9 @@ def test_walkthrough_register_submit_follow_and_embed_from_the_browser(
         assert page.locator("svg.scatter circle").count() == 32
         page.get_by_label("Image", exact=True).set_input_files(str(picture))
         page.get_by_role("button", name="Embed", exact=True).click()
-        model = httpx.get(f"{service.base_url}/v1/models/{job['model_id']}").json()
+        model = httpx.get(
+            f"{service.base_url}/v1/models/{job['model_id']}", headers=service.headers
+        ).json()
         dimension = page.locator("dt", has_text="dimension").locator("+ dd")
         dimension.wait_for()
         assert dimension.inner_text() == str(model["embed_dim"])
@@ -120,13 +131,13 @@ def test_walkthrough_register_submit_follow_and_embed_from_the_browser(
 
 def test_cancel_a_running_job_from_its_page(service: Service, tmp_path: Path) -> None:
     folder = make_image_folder(tmp_path / "images")
-    client = httpx.Client(base_url=service.base_url, timeout=60)
+    client = service.client(timeout=60)
     dataset = client.post("/v1/datasets", json={"name": "long", "path": str(folder)}).json()
     spec = {"method": "simclr", "dataset_id": dataset["id"], "epochs": 500, **TINY_JOB}
     submitted = client.post("/v1/jobs", json=spec)
     assert submitted.status_code == 201, submitted.text
     job = submitted.json()
-    with browser_page(tmp_path) as page:
+    with browser_page(tmp_path, service.api_key) as page:
         page.goto(f"{service.base_url}/#/jobs/{job['id']}")
         page.locator(".page-head .status[data-status=running]").wait_for(timeout=60_000)
         page.get_by_role("button", name="Cancel job").click()

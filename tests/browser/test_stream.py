@@ -13,17 +13,22 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.persistence import jobs, metrics
 from api.persistence.db import session_scope
-from api.persistence.models import JobStatus
+from api.persistence.models import LOCAL_TENANT, JobStatus
 from api.routes.stream import JobsWatch
 from api.settings import Settings
 from tests.image_folders import make_image_folder
-from tests.integration.services import Service, free_port, service_env, wait_ready
+from tests.integration.services import (
+    Service,
+    create_cli_key,
+    free_port,
+    service_env,
+    wait_ready,
+)
 from tests.worker.jobs_in_db import submit
 
 OWNER = "test-worker"
@@ -43,7 +48,7 @@ def parse_events(text: str) -> list[tuple[str, object]]:
 
 def run_and_finish(settings: Settings, job_id: str, losses: dict[int, float]) -> None:
     """Claim the job, log a loss per step, and mark it succeeded, as a worker would."""
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         assert jobs.claim(session, job_id, OWNER, timedelta(seconds=60))
         for step, loss in losses.items():
             metrics.record_metrics(session, job_id, step, 0, {"loss": loss})
@@ -78,7 +83,9 @@ def test_a_reconnecting_client_gets_only_what_it_lacks(
     last_metric = first["metrics"]["last_metric_id"]  # type: ignore[index]
     last_event = first["events"][-1]["id"]  # type: ignore[index]
 
-    with session_scope(settings.resolved_database_url) as session:  # step 1 replayed
+    with session_scope(
+        settings.resolved_database_url, tenant=LOCAL_TENANT
+    ) as session:  # step 1 replayed
         metrics.record_metrics(session, job_id, 1, 0, {"loss": 1.9})
     query = f"after_metric={last_metric}&after_event={last_event}"
     again = parse_events(client.get(f"/v1/jobs/{job_id}/stream?{query}").text)
@@ -98,7 +105,7 @@ def test_an_unknown_jobs_stream_is_a_404(client: TestClient) -> None:
 def test_the_jobs_watch_sends_each_change_once(settings: Settings, tmp_path: Path) -> None:
     running = submit(settings, tmp_path)
     waiting = submit(settings, tmp_path)
-    watch = JobsWatch(settings.resolved_database_url)
+    watch = JobsWatch(settings.resolved_database_url, LOCAL_TENANT)
 
     def sent() -> list[tuple[str, int]]:
         bodies = [json.loads(str(event.data)) for event in watch.poll()]
@@ -106,7 +113,7 @@ def test_the_jobs_watch_sends_each_change_once(settings: Settings, tmp_path: Pat
 
     assert sorted(sent()) == sorted([(running, 0), (waiting, 0)])
     assert sent() == []  # nothing changed
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         jobs.claim(session, running, OWNER, timedelta(seconds=60))
         jobs.update_progress(session, running, OWNER, step=3, total_steps=10)
     assert sent() == [(running, 3)]
@@ -119,7 +126,13 @@ def api_process(tmp_path: Path) -> Iterator[Service]:
     env = service_env(tmp_path / "data", SSLPT_PORT=str(port))
     subprocess.run([sys.executable, "-m", "api.cli", "db", "upgrade"], env=env, check=True)
     (tmp_path / "logs").mkdir()
-    service = Service(f"http://127.0.0.1:{port}", env, tmp_path / "data", tmp_path / "logs")
+    service = Service(
+        f"http://127.0.0.1:{port}",
+        env,
+        tmp_path / "data",
+        tmp_path / "logs",
+        api_key=create_cli_key(env),
+    )
     service.start("api")
     try:
         wait_ready(service)
@@ -139,7 +152,7 @@ def first_event(lines: Iterator[str]) -> str:
 def test_the_api_stops_at_once_on_sigterm_with_streams_open(tmp_path: Path) -> None:
     folder = make_image_folder(tmp_path / "images", per_class=2)
     with api_process(tmp_path) as service:
-        client = httpx.Client(base_url=service.base_url, timeout=60)
+        client = service.client(timeout=60)
         dataset = client.post("/v1/datasets", json={"name": "d", "path": str(folder)}).json()
         spec = {"method": "simclr", "dataset_id": dataset["id"], "backbone": "tiny_cnn"}
         job = client.post("/v1/jobs", json={**spec, "batch_size": 4}).json()  # stays queued

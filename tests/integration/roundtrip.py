@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from tests.image_folders import image_bytes
 from tests.integration.services import Service, wait_for_job
 
@@ -20,7 +18,7 @@ TINY_SIMCLR = {
 
 
 def simclr_roundtrip(service: Service, folder: Path) -> None:
-    with httpx.Client(base_url=service.base_url, timeout=60) as client:
+    with service.client(timeout=60) as client:
         dataset = client.post("/v1/datasets", json={"name": "shapes", "path": str(folder)})
         assert dataset.status_code == 201, dataset.text
         submitted = client.post(
@@ -43,7 +41,9 @@ def simclr_roundtrip(service: Service, folder: Path) -> None:
         series = client.get(f"/v1/jobs/{job_id}/metrics").json()["series"]
         assert [p["step"] for p in series["loss"]] == list(range(1, total + 1))
         checkpoints = list(
-            (service.data_dir / "artifacts" / "jobs" / job_id).rglob("model.safetensors")
+            (service.data_dir / "artifacts" / "tenants" / "local" / "jobs" / job_id).rglob(
+                "model.safetensors"
+            )
         )
         assert checkpoints, "no checkpoint written"
 

@@ -29,9 +29,12 @@ def free_port() -> int:
 
 
 def service_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    """The processes' environment: test timings, and datasets allowed anywhere under the
+    test's folder (the data directory inside it stays refused)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSLPT_")}
     env.update(
         SSLPT_DATA_DIR=str(data_dir),
+        SSLPT_DATASET_ROOTS=str(data_dir.parent),
         SSLPT_LEASE_SECONDS="10",
         SSLPT_PROGRESS_EVERY_STEPS="1",
         SSLPT_RECONCILE_INTERVAL_SECONDS="2",
@@ -49,7 +52,16 @@ class Service:
     env: dict[str, str]
     data_dir: Path
     log_dir: Path
+    api_key: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def client(self, timeout: float = 60) -> httpx.Client:
+        """An HTTP client of the API that sends the service's admin key."""
+        return httpx.Client(base_url=self.base_url, headers=self.headers, timeout=timeout)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     def start(self, role: str) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{role}-{len(self.processes)}.log").open("wb")
@@ -90,8 +102,14 @@ def running_service(tmp: Path, **env_overrides: str) -> Iterator[Service]:
     subprocess.run(
         [sys.executable, "-m", "api.cli", "db", "upgrade"], env=env, check=True, capture_output=True
     )
+    key = create_cli_key(env)
+    env["SSLPT_API_KEY"] = key  # for the CLI; the API and worker ignore it
     service = Service(
-        base_url=f"http://127.0.0.1:{port}", env=env, data_dir=data_dir, log_dir=log_dir
+        base_url=f"http://127.0.0.1:{port}",
+        env=env,
+        data_dir=data_dir,
+        log_dir=log_dir,
+        api_key=key,
     )
     service.start("api")
     service.start("worker")
@@ -103,6 +121,19 @@ def running_service(tmp: Path, **env_overrides: str) -> Iterator[Service]:
         raise
     finally:
         service.stop()
+
+
+def create_cli_key(env: dict[str, str], tenant: str = "local", *, admin: bool = True) -> str:
+    """A key made as an operator does, with ``sslpt keys create``; the key is its stdout."""
+    command = [sys.executable, "-m", "api.cli", "keys", "create", "--tenant", tenant]
+    done = subprocess.run(
+        [*command, "--admin" if admin else "--no-admin"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
 
 
 def wait_ready(service: Service, timeout: float = 60) -> None:

@@ -37,7 +37,7 @@ def wait_for_embedding(client: httpx.Client, embedding_id: str, timeout: float =
 
 def embed_and_search(service: Service, database_url: str, folder: Path) -> None:
     model_id = register_random_model(database_url, service.data_dir / "models" / "random")
-    with httpx.Client(base_url=service.base_url, timeout=60) as client:
+    with service.client(timeout=60) as client:
         dataset = client.post("/v1/datasets", json={"name": "imgs", "path": str(folder)}).json()
         queued = client.post(
             f"/v1/models/{model_id}/embeddings", json={"dataset_id": dataset["id"]}

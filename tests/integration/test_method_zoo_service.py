@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.image_folders import image_bytes, make_image_folder
@@ -26,7 +25,7 @@ def test_every_method_trains_embeds_and_scores_energy(tmp_path: Path) -> None:
     y = base64.b64encode(image_bytes(3, seed=2)).decode()
     with (
         running_service(tmp_path) as service,
-        httpx.Client(base_url=service.base_url, timeout=60) as client,
+        service.client(timeout=60) as client,
     ):
         dataset_id = client.post("/v1/datasets", json={"name": "d", "path": str(folder)}).json()[
             "id"

@@ -36,7 +36,7 @@ def wait_for_evaluation(client: httpx.Client, evaluation_id: str, timeout: float
 
 
 def knn_then_probe(service: Service, folder: Path) -> None:
-    with httpx.Client(base_url=service.base_url, timeout=60) as client:
+    with service.client(timeout=60) as client:
         dataset_id = client.post("/v1/datasets", json={"name": "d", "path": str(folder)}).json()[
             "id"
         ]

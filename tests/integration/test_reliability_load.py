@@ -7,7 +7,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
 
@@ -41,8 +40,11 @@ def test_many_concurrent_jobs_all_succeed_once_with_two_workers(
             SSLPT_DATABASE_URL=database_url,
             SSLPT_BROKER_URL=flushed_redis(required_url(REDIS_ENV)),
             SSLPT_PROGRESS_EVERY_STEPS="2",
+            # one tenant submits all: lift its quota and rate limit (tested elsewhere)
+            SSLPT_MAX_ACTIVE_JOBS_PER_TENANT=str(JOBS),
+            SSLPT_RATE_LIMIT_PER_SECOND="0",
         ) as service,
-        httpx.Client(base_url=service.base_url, timeout=120) as client,
+        service.client(timeout=120) as client,
     ):
         service.start("worker")
         dataset = client.post("/v1/datasets", json={"name": "tiny", "path": str(folder)})

@@ -78,7 +78,7 @@ def service(
 
 @pytest.fixture(scope="module")
 def client(service: Service) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=service.base_url, timeout=60) as http:
+    with service.client(timeout=60) as http:
         yield http
 
 

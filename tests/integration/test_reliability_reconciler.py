@@ -14,7 +14,7 @@ from sqlalchemy import update
 from api.persistence import jobs
 from api.persistence.db import session_scope
 from api.persistence.migrate import upgrade
-from api.persistence.models import Job, JobStatus, utcnow
+from api.persistence.models import LOCAL_TENANT, Job, JobStatus, utcnow
 from api.reconciler import exclusive_pass, reconcile_once
 from api.settings import Settings
 from tests.integration.services import POSTGRES_ENV, fresh_postgres_database, required_url
@@ -52,7 +52,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 
 def claim(settings: Settings, job_id: str, owner: str, lease: timedelta = EXPIRED) -> None:
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         assert jobs.claim(session, job_id, owner, lease)
 
 
@@ -89,7 +89,7 @@ def test_a_lost_worker_s_job_is_requeued_until_its_attempts_run_out(
 def test_a_lost_worker_s_cancelling_job_ends_cancelled(settings: Settings, tmp_path: Path) -> None:
     job_id = submit(settings, tmp_path)
     claim(settings, job_id, "w1")
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         assert jobs.transition(session, job_id, S.CANCELLING, "user")
 
     assert reconcile_once(settings, SentMessages()) == []
@@ -101,7 +101,7 @@ def test_a_job_waiting_too_long_is_sent_again_once_per_period(
 ) -> None:
     settings = settings.model_copy(update={"requeue_waiting_after_seconds": 60.0})
     waiting, fresh, sent = submit(settings, tmp_path), submit(settings, tmp_path), SentMessages()
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         past = utcnow() - timedelta(minutes=5)
         session.execute(update(Job).where(Job.id == waiting).values(updated_at=past))
 
@@ -126,7 +126,10 @@ def test_a_broker_outage_leaves_the_job_interrupted_for_a_later_pass(
 def test_only_one_reconciler_runs_a_pass_at_a_time(settings: Settings, tmp_path: Path) -> None:
     job_id, sent = submit(settings, tmp_path), SentMessages()
     claim(settings, job_id, "w1")
-    with session_scope(settings.resolved_database_url) as other, exclusive_pass(other) as held:
+    with (
+        session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as other,
+        exclusive_pass(other) as held,
+    ):
         assert held
         assert reconcile_once(settings, sent) is None
         assert job_row(settings, job_id).status == S.RUNNING

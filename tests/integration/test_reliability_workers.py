@@ -65,7 +65,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 @pytest.fixture(scope="module")
 def client(service: Service) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=service.base_url, timeout=60) as http:
+    with service.client(timeout=60) as http:
         yield http
 
 
@@ -104,7 +104,15 @@ def resumed_step(client: httpx.Client, job_id: str) -> int:
 def model_weights(service: Service, client: httpx.Client, job: dict[str, object]) -> dict[str, Any]:
     model = client.get(f"/v1/models/{job['model_id']}").json()
     assert model["job_id"] == job["id"]
-    return load_file(service.data_dir / "artifacts" / "models" / model["id"] / "model.safetensors")
+    return load_file(
+        service.data_dir
+        / "artifacts"
+        / "tenants"
+        / "local"
+        / "models"
+        / model["id"]
+        / "model.safetensors"
+    )
 
 
 def the_worker(service: Service) -> subprocess.Popen[bytes]:
@@ -160,7 +168,9 @@ def test_a_stopped_worker_checkpoints_and_leaves_the_job_to_the_next_one(
     )
     assert match, stopped
     step = int(match[1])
-    checkpoints = service.data_dir / "artifacts" / "jobs" / job_id / "checkpoints"
+    checkpoints = (
+        service.data_dir / "artifacts" / "tenants" / "local" / "jobs" / job_id / "checkpoints"
+    )
     assert (checkpoints / f"step-{step:08d}" / "model.safetensors").is_file()
 
     service.start("worker")
@@ -184,7 +194,9 @@ def test_cancelling_a_running_job_keeps_its_checkpoint_and_a_second_cancel_is_40
     reason = client.get(f"/v1/jobs/{job_id}/events").json()[-1]["reason"]
     match = re.fullmatch(r"cancelled at step (\d+); checkpoint kept", reason)
     assert match, reason
-    checkpoints = service.data_dir / "artifacts" / "jobs" / job_id / "checkpoints"
+    checkpoints = (
+        service.data_dir / "artifacts" / "tenants" / "local" / "jobs" / job_id / "checkpoints"
+    )
     assert (checkpoints / f"step-{int(match[1]):08d}" / "model.safetensors").is_file()
     assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 409
 

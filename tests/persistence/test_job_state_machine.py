@@ -6,7 +6,7 @@ import pytest
 
 from api.persistence import datasets, jobs
 from api.persistence.db import session_scope
-from api.persistence.models import JobStatus
+from api.persistence.models import LOCAL_TENANT, JobStatus
 from api.settings import Settings
 
 S = JobStatus
@@ -14,7 +14,7 @@ S = JobStatus
 
 @pytest.fixture
 def job_id(settings: Settings) -> str:
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         dataset = datasets.create_dataset(session, name="d", path="/x", image_count=10)
         job = jobs.create_job(
             session, method="simclr", dataset_id=dataset.id, backbone="tiny_cnn",
@@ -25,9 +25,9 @@ def job_id(settings: Settings) -> str:
 
 def test_second_claim_of_the_same_job_does_nothing(settings: Settings, job_id: str) -> None:
     url = settings.resolved_database_url
-    with session_scope(url) as session:
+    with session_scope(url, tenant=LOCAL_TENANT) as session:
         assert jobs.claim(session, job_id, "a", timedelta(seconds=60))
-    with session_scope(url) as session:
+    with session_scope(url, tenant=LOCAL_TENANT) as session:
         assert not jobs.claim(session, job_id, "b", timedelta(seconds=60))
         job = jobs.get_job(session, job_id)
         assert job is not None
@@ -38,11 +38,11 @@ def test_expired_lease_can_be_claimed_and_the_old_owner_loses_it(
     settings: Settings, job_id: str
 ) -> None:
     url = settings.resolved_database_url
-    with session_scope(url) as session:
+    with session_scope(url, tenant=LOCAL_TENANT) as session:
         assert jobs.claim(session, job_id, "a", timedelta(seconds=-1))  # already expired
-    with session_scope(url) as session:
+    with session_scope(url, tenant=LOCAL_TENANT) as session:
         assert jobs.claim(session, job_id, "b", timedelta(seconds=60))
-    with session_scope(url) as session:
+    with session_scope(url, tenant=LOCAL_TENANT) as session:
         assert jobs.renew_lease(session, job_id, "a", timedelta(seconds=60)) is None
         assert jobs.renew_lease(session, job_id, "b", timedelta(seconds=60)) == S.RUNNING
 
@@ -51,7 +51,7 @@ def test_illegal_transitions_are_refused_and_write_no_event(
     settings: Settings, job_id: str
 ) -> None:
     url = settings.resolved_database_url
-    with session_scope(url) as session:
+    with session_scope(url, tenant=LOCAL_TENANT) as session:
         assert not jobs.transition(session, job_id, S.SUCCEEDED, "skip running")
         assert jobs.transition(session, job_id, S.CANCELLED, "user")
         assert not jobs.transition(session, job_id, S.RUNNING, "finished jobs stay finished")
@@ -64,7 +64,7 @@ def test_illegal_transitions_are_refused_and_write_no_event(
 
 def test_finishing_clears_the_lease_and_stamps_the_time(settings: Settings, job_id: str) -> None:
     url = settings.resolved_database_url
-    with session_scope(url) as session:
+    with session_scope(url, tenant=LOCAL_TENANT) as session:
         jobs.claim(session, job_id, "a", timedelta(seconds=60))
         assert jobs.transition(session, job_id, S.SUCCEEDED, "done", allowed_from={S.RUNNING})
         job = jobs.get_job(session, job_id)

@@ -9,6 +9,7 @@ from safetensors.torch import save_file
 
 from api.persistence import datasets, jobs, trained_models
 from api.persistence.db import session_scope
+from api.persistence.models import LOCAL_TENANT
 from api.serving.model_cache import ModelSpec
 from ssl_engine.factory import build_method
 
@@ -24,6 +25,7 @@ def save_random_model(
     save_file({k: v.contiguous().clone() for k, v in model.state_dict().items()}, str(weights))
     return ModelSpec(
         model_id=folder.name,
+        tenant_id=LOCAL_TENANT,
         method=method,
         backbone=backbone,
         image_size=image_size,
@@ -43,7 +45,7 @@ def register_random_model(
 ) -> str:
     """A model row (with its dataset and job rows) for random weights saved in ``folder``."""
     spec = save_random_model(folder, method, backbone, image_size)
-    with session_scope(database_url) as session:
+    with session_scope(database_url, tenant=LOCAL_TENANT) as session:
         dataset = datasets.create_dataset(
             session, name="d", path=str(dataset_path or "/x"), image_count=4
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from api.persistence import datasets, jobs
 from api.persistence.db import session_scope
-from api.persistence.models import Job, JobEvent
+from api.persistence.models import LOCAL_TENANT, Job, JobEvent
 from api.settings import Settings
 
 
@@ -24,18 +24,18 @@ def submit(settings: Settings, folder: Path, **overrides: Any) -> str:
         "training": {},
     }
     fields.update(overrides)
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         dataset = datasets.create_dataset(session, name="d", path=str(folder), image_count=0)
         return jobs.create_job(session, dataset_id=dataset.id, **fields).id
 
 
 def job_row(settings: Settings, job_id: str) -> Job:
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         job = jobs.get_job(session, job_id)
         assert job is not None
         return job
 
 
 def events(settings: Settings, job_id: str) -> list[JobEvent]:
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         return jobs.list_events(session, job_id)

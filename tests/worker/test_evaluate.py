@@ -9,6 +9,7 @@ from safetensors.torch import save_file
 
 from api.persistence import datasets, evaluations, jobs, trained_models
 from api.persistence.db import session_scope
+from api.persistence.models import LOCAL_TENANT
 from api.routes.datasets import scan_folder
 from api.settings import Settings
 from ssl_engine.factory import build_method
@@ -22,7 +23,7 @@ def queued_evaluation(settings: Settings, folder: Path, weights_dir: Path) -> tu
     method = build_method("simclr", backbone="tiny_cnn", image_size=16, hyperparameters={})
     weights = weights_dir / "model.safetensors"
     save_file({k: v.contiguous().clone() for k, v in method.state_dict().items()}, str(weights))
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         dataset = datasets.create_dataset(
             session, name="d", path=str(folder), **scan_folder(folder)
         )
@@ -48,7 +49,7 @@ def test_probe_succeeds_once_and_stores_top1_with_the_model(
     evaluation_id, model_id = queued_evaluation(settings, folder, tmp_path)
     assert run_evaluation(settings, evaluation_id) == "succeeded"
     assert run_evaluation(settings, evaluation_id) is None  # a duplicate delivery does nothing
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         evaluation = evaluations.get_evaluation(session, evaluation_id)
         model = trained_models.get_model(session, model_id)
         assert evaluation is not None and model is not None
@@ -67,7 +68,7 @@ def test_a_dataset_emptied_since_registration_fails_with_the_reason(
     for image in folder.rglob("*.*"):
         image.unlink()
     assert run_evaluation(settings, evaluation_id) == "failed"
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         evaluation = evaluations.get_evaluation(session, evaluation_id)
         assert evaluation is not None and evaluation.top1 is None
         assert "no image" in (evaluation.failure_reason or "")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from api.persistence import jobs
 from api.persistence.db import session_scope
-from api.persistence.models import JobStatus
+from api.persistence.models import LOCAL_TENANT, JobStatus
 from api.settings import Settings
 from ssl_engine.trainer import TrainResult
 from tests.worker.jobs_in_db import job_row, submit
@@ -21,16 +21,16 @@ EXPIRED, HELD = timedelta(seconds=-1), timedelta(seconds=60)
 def taken_over(settings: Settings, folder: Path) -> str:
     """A job claimed by worker "old", whose lease ran out, then claimed by "new"."""
     job_id = submit(settings, folder)
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         assert jobs.claim(session, job_id, "old", EXPIRED)
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         assert jobs.claim(session, job_id, "new", HELD)
     return job_id
 
 
 def test_only_the_lease_holder_moves_the_job(settings: Settings, tmp_path: Path) -> None:
     job_id = taken_over(settings, tmp_path)
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
         assert not jobs.transition(session, job_id, S.FAILED, "old crashed", owner="old")
         assert jobs.transition(session, job_id, S.SUCCEEDED, "new done", owner="new")
 
@@ -48,10 +48,10 @@ def test_the_old_worker_publishes_no_model_and_leaves_no_files(
 
     assert not publish_model(settings, spec, "old", result, embed_dim=64, final_metrics={})
     assert job_row(settings, job_id).status == S.RUNNING
-    assert not list((settings.artifacts_dir / "models").iterdir())
+    assert not list((settings.tenant_dir(LOCAL_TENANT) / "models").iterdir())
 
     assert publish_model(settings, spec, "new", result, embed_dim=64, final_metrics={})
     job = job_row(settings, job_id)
     assert job.status == S.SUCCEEDED and job.model_id is not None
-    published = settings.artifacts_dir / "models" / job.model_id / "model.safetensors"
+    published = settings.tenant_dir(LOCAL_TENANT) / "models" / job.model_id / "model.safetensors"
     assert published.read_bytes() == b"weights"

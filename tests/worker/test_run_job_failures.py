@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from api.persistence.models import JobStatus
+from api.persistence.models import LOCAL_TENANT, JobStatus
 from api.settings import Settings
 from ssl_engine import checkpoint
 from ssl_engine.checkpoint import load_latest
@@ -113,7 +113,7 @@ def test_a_full_disk_while_checkpointing_fails_cleanly_and_keeps_the_previous_ch
     reason = job_row(settings, job_id).failure_reason or ""
     assert reason.startswith("could not write the checkpoint of step 4: [Errno 28] No space")
     assert reason.endswith("; the previous checkpoint is kept")
-    checkpoints = settings.job_dir(job_id) / "checkpoints"
+    checkpoints = settings.job_dir(LOCAL_TENANT, job_id) / "checkpoints"
     previous = load_latest(checkpoints)
     assert previous is not None and previous.step == 2
     assert sorted(p.name for p in checkpoints.iterdir()) == ["latest", "step-00000002"]

@@ -1,0 +1,88 @@
+"""Who is calling: the bearer key of every ``/v1`` request, its tenant and its scope.
+
+``PrincipalDep`` resolves the ``Authorization: Bearer <key>`` header to a live key (401
+otherwise), applies the key's rate limit (429), and is what the request's database
+session is scoped by (``api.deps``). ``AdminDep`` additionally requires the admin scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.exc import OperationalError
+
+from api.errors import ApiError
+from api.persistence import api_keys
+from api.persistence.db import session_scope
+from api.rate_limit import RateLimiter, retry_after_header
+from api.settings import Settings
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sslpt"'}
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    key_prefix: str
+    tenant_id: str
+    admin: bool
+
+
+def unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers=CHALLENGE)
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise unauthorized(
+            "missing_api_key", "this route needs an API key: Authorization: Bearer <key>"
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("invalid_authorization", "expected Authorization: Bearer <key>")
+    return token.strip()
+
+
+def _lookup(settings: Settings, token: str) -> Principal | None:
+    try:
+        with session_scope(settings.resolved_database_url, tenant=None) as session:
+            key = api_keys.authenticate(session, token)
+            if key is None:
+                return None
+            return Principal(key.id, key.prefix, key.tenant_id, key.admin)
+    except OperationalError as error:
+        raise ApiError(503, "database_unavailable", "the database is unreachable") from error
+
+
+def get_principal(request: Request) -> Principal:
+    """The caller's live key (401 if missing, unknown or revoked), rate limited (429)."""
+    settings: Settings = request.app.state.settings
+    principal = _lookup(settings, bearer_token(request))
+    if principal is None:
+        raise unauthorized("invalid_api_key", "the API key is unknown or revoked")
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.acquire(principal.key_id)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests for this key; retry in {wait:.1f} s",
+            {"retry_after_seconds": round(wait, 2)},
+            headers=retry_after_header(wait),
+        )
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    if not principal.admin:
+        raise ApiError(403, "admin_required", "this route needs a key with the admin scope")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]

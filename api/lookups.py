@@ -1,0 +1,24 @@
+"""Lookups that several routes share, with the error each failure is."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from api.errors import not_found, validation_error
+from api.persistence import datasets, trained_models
+from api.persistence.models import Dataset, Model
+
+
+def model_or_404(session: Session, model_id: str) -> Model:
+    model = trained_models.get_model(session, model_id)
+    if model is None:
+        raise not_found("model", model_id)
+    return model
+
+
+def dataset_field(session: Session, dataset_id: str, field: str = "dataset_id") -> Dataset:
+    """A dataset named in a request body: a missing one is a 422 on that field."""
+    dataset = datasets.get_dataset(session, dataset_id)
+    if dataset is None:
+        raise validation_error([{"field": field, "message": f"no dataset with id {dataset_id!r}"}])
+    return dataset

@@ -1,0 +1,54 @@
+"""API keys, tenants and the caller's identity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import ORMModel
+
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class Identity(BaseModel):
+    tenant: str = Field(description="The tenant this key's requests act for.")
+    key_prefix: str
+    admin: bool
+
+
+class TenantUpsert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_active_jobs: int | None = Field(
+        None, ge=1, le=100_000, description="Queued + running work; null: the server default."
+    )
+
+
+class TenantOut(ORMModel):
+    id: str
+    max_active_jobs: int | None
+    created_at: datetime
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str = Field(pattern=TENANT_PATTERN, description="Created if it does not exist.")
+    name: str = Field("", max_length=200, description="A label, e.g. who holds the key.")
+    admin: bool = Field(False, description="May manage tenants and keys.")
+
+
+class KeyOut(ORMModel):
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    admin: bool
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The key itself. Shown once: it is stored only as a hash.")

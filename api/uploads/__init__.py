@@ -1,0 +1,1 @@
+"""Handling of uploaded files: safe extraction of image archives."""

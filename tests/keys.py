@@ -1,0 +1,16 @@
+"""API keys for tests: created straight in the database, as ``sslpt keys create`` does."""
+
+from __future__ import annotations
+
+from api.persistence import api_keys
+from api.persistence.db import session_scope
+from api.settings import Settings
+
+
+def create_key(settings: Settings, tenant: str = "team-a", *, admin: bool = False) -> str:
+    with session_scope(settings.resolved_database_url, tenant=None) as session:
+        return api_keys.create_key(session, tenant, name="test", admin=admin).secret
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -214,10 +214,14 @@ def keys_list(
                 key.tenant_id,
                 key.name,
                 "yes" if key.admin else "",
-                str(key.last_used_at or ""),
-                str(key.revoked_at or ""),
+                _when(key.last_used_at),
+                _when(key.revoked_at),
             )
     console.print(table)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds") if moment else ""
 
 
 @keys_app.command("revoke")

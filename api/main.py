@@ -66,7 +66,8 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
         version="0.1.0",
         summary="Self-supervised pretraining as a service: submit jobs, serve embeddings.",
         lifespan=lifespan,
-        responses={status: {"model": ErrorResponse} for status in (413, 422)},
+        # 400: a body that is not UTF-8 JSON, or JSON nested too deep (api.request_limits).
+        responses={status: {"model": ErrorResponse} for status in (400, 413, 422)},
     )
     app.state.settings = settings
     app.state.celery = create_celery(settings)

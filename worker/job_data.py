@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from torch import Tensor
-
 from ssl_engine.data.cache import build_uint8_cache
 from ssl_engine.data.formats import UnreadableFile
+from ssl_engine.data.rows import Images
 from ssl_engine.data.scan import scan_image_folder
 
 LISTED_SKIPPED = 5  # names quoted in a message; the count is always complete
@@ -27,7 +26,9 @@ class JobInputError(Exception):
 
 @dataclass(frozen=True)
 class JobImages:
-    images: Tensor  # (N, 3, S, S) uint8, memory-mapped from the cache
+    # (N, 3, S, S) uint8, memory-mapped from the cache. Typed as ``Images`` because the
+    # parts cut from it (``hold_out_for_knn``) are ``ImageRows`` of it, never copies.
+    images: Images
     files: list[str]  # (N,) relative path of each row
     labels: list[int] | None  # (N,) class index of each row when the folder is labeled
     classes: list[str]  # class names in label order; empty when unlabeled

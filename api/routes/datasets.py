@@ -12,7 +12,7 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, not_found
 from api.persistence import datasets
 from api.persistence.models import Dataset
-from api.schemas.common import ERROR, Page
+from api.schemas.common import ERROR, MAX_SQL_INT, Page
 from api.schemas.datasets import DatasetCreate, DatasetOut
 from api.settings import Settings
 
@@ -65,7 +65,7 @@ def allowed_folder(requested: str, settings: Settings) -> Path:
 
     Symlinks and ``..`` are resolved before the check, so a link inside a root that points
     outside it is outside. The data directory (other tenants' uploads and artifacts) is
-    never allowed, even under a root. Nothing is said about paths outside the roots:
+    never allowed, even under a root: neither a folder inside it nor one that contains it. Nothing is said about paths outside the roots:
     whether they exist is not revealed.
     """
     path = Path(requested)
@@ -74,7 +74,8 @@ def allowed_folder(requested: str, settings: Settings) -> Path:
     path = path.resolve()
     roots = [root.resolve() for root in settings.dataset_roots]
     inside = any(path.is_relative_to(root) for root in roots)
-    if not inside or path.is_relative_to(settings.data_dir.resolve()):
+    data_dir = settings.data_dir.resolve()
+    if not inside or path.is_relative_to(data_dir) or data_dir.is_relative_to(path):
         raise ApiError(
             403,
             "path_not_allowed",
@@ -115,7 +116,7 @@ def register_dataset(body: DatasetCreate, session: SessionDep, settings: Setting
 def list_datasets(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> Page[DatasetOut]:
     """Registered datasets, newest first."""
     rows, total = datasets.list_datasets(session, limit=limit, offset=offset)

@@ -17,7 +17,7 @@ from api.persistence import jobs, metrics
 from api.persistence.models import FINISHED_STATUSES, Job, JobStatus
 from api.queue import RUN_JOB_TASK, commit_and_publish
 from api.quotas import check_work_quota
-from api.schemas.common import Page
+from api.schemas.common import ERROR, MAX_SQL_INT, Page
 from api.schemas.jobs import (
     JobCreate,
     JobEventOut,
@@ -86,7 +86,7 @@ def get_job_or_404(session: SessionDep, job_id: str) -> Job:
     return job
 
 
-@router.post("", response_model=JobOut, status_code=201)
+@router.post("", response_model=JobOut, status_code=201, responses={409: ERROR})
 def submit_job(
     body: JobCreate,
     session: SessionDep,
@@ -158,7 +158,7 @@ def list_jobs(
     session: SessionDep,
     status: Annotated[list[JobStatus] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> Page[JobOut]:
     """Jobs, newest first; ``status`` may repeat to filter on several states."""
     rows, total = jobs.list_jobs(
@@ -177,7 +177,7 @@ def get_job(job_id: str, session: SessionDep) -> JobOut:
 def get_metrics(
     job_id: str,
     session: SessionDep,
-    since_step: Annotated[int, Query(ge=0)] = 0,
+    since_step: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
     name: Annotated[list[str] | None, Query()] = None,
 ) -> MetricSeries:
     """Metric series by name, for steps after ``since_step``."""
@@ -197,7 +197,7 @@ def get_events(job_id: str, session: SessionDep) -> list[JobEventOut]:
     return [JobEventOut.model_validate(e) for e in jobs.list_events(session, job_id)]
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut, status_code=202)
+@router.post("/{job_id}/cancel", response_model=JobOut, status_code=202, responses={409: ERROR})
 def cancel_job(job_id: str, session: SessionDep) -> JobOut:
     """Cancel: a waiting job at once; a running one checkpoints and stops (cooperative)."""
     job = get_job_or_404(session, job_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -10,9 +10,11 @@ from api.auth import PrincipalDep
 from api.deps import AdminSessionDep
 from api.errors import not_found
 from api.persistence import api_keys
+from api.schemas.common import ERROR
 from api.schemas.keys import TENANT_PATTERN, Identity, KeyCreate, KeyCreated, KeyOut
 
 router = APIRouter(tags=["keys"])
+ADMIN: dict[int | str, dict[str, Any]] = {403: ERROR}  # a key without the admin scope
 
 
 @router.get("/v1/me", response_model=Identity)
@@ -23,14 +25,14 @@ def whoami(principal: PrincipalDep) -> Identity:
     )
 
 
-@router.post("/v1/keys", response_model=KeyCreated, status_code=201)
+@router.post("/v1/keys", response_model=KeyCreated, status_code=201, responses=ADMIN)
 def create_key(body: KeyCreate, session: AdminSessionDep) -> KeyCreated:
     """A new key for a tenant (the tenant is created if needed); the key is shown once."""
     created = api_keys.create_key(session, body.tenant, name=body.name, admin=body.admin)
     return KeyCreated(**KeyOut.model_validate(created.row).model_dump(), key=created.secret)
 
 
-@router.get("/v1/keys", response_model=list[KeyOut])
+@router.get("/v1/keys", response_model=list[KeyOut], responses=ADMIN)
 def list_keys(
     session: AdminSessionDep,
     tenant: Annotated[str | None, Query(pattern=TENANT_PATTERN)] = None,
@@ -39,7 +41,7 @@ def list_keys(
     return [KeyOut.model_validate(k) for k in api_keys.list_keys(session, tenant)]
 
 
-@router.delete("/v1/keys/{key_id}", response_model=KeyOut)
+@router.delete("/v1/keys/{key_id}", response_model=KeyOut, responses=ADMIN)
 def revoke_key(key_id: str, session: AdminSessionDep) -> KeyOut:
     """Revoke a key by id or prefix: its next request is a 401. Revoking twice is a no-op."""
     key = api_keys.find_key(session, key_id)

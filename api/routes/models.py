@@ -10,7 +10,7 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
 from api.lookups import model_or_404
 from api.persistence import trained_models
-from api.schemas.common import Page
+from api.schemas.common import MAX_SQL_INT, Page
 from api.schemas.models import (
     EmbedRequest,
     EmbedResponse,
@@ -50,7 +50,7 @@ IMAGE_BODY = {
 def list_models(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> Page[ModelOut]:
     """Trained models, newest first."""
     rows, total = trained_models.list_models(session, limit=limit, offset=offset)

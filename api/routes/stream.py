@@ -28,6 +28,7 @@ from api.deps import SettingsDep, get_session
 from api.persistence.db import session_scope
 from api.persistence.models import FINISHED_STATUSES, Job, JobEvent, Metric, utcnow
 from api.routes.jobs import get_job_or_404, job_out
+from api.schemas.common import MAX_SQL_INT
 from api.schemas.jobs import JobEventOut
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -197,8 +198,12 @@ def stream_job(
     session: ShortSessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
-    after_metric: Annotated[int, Query(ge=0, description="Last metric row id already held.")] = 0,
-    after_event: Annotated[int, Query(ge=0, description="Last event id already held.")] = 0,
+    after_metric: Annotated[
+        int, Query(ge=0, le=MAX_SQL_INT, description="Last metric row id already held.")
+    ] = 0,
+    after_event: Annotated[
+        int, Query(ge=0, le=MAX_SQL_INT, description="Last event id already held.")
+    ] = 0,
 ) -> EventSourceResponse:
     """One job's ``job``, ``metrics`` (new points by name) and ``events`` as they happen.
 

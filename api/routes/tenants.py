@@ -8,9 +8,11 @@ from fastapi import APIRouter, Path
 
 from api.deps import AdminSessionDep
 from api.persistence import api_keys
+from api.schemas.common import ERROR
 from api.schemas.keys import TENANT_PATTERN, TenantOut, TenantUpsert
 
-router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
+# 403: a key without the admin scope.
+router = APIRouter(prefix="/v1/tenants", tags=["tenants"], responses={403: ERROR})
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN)]
 
 

@@ -25,6 +25,11 @@ class ErrorResponse(BaseModel):
 # An ``responses=`` entry for a route's extra error statuses, e.g. ``{403: ERROR}``.
 ERROR: dict[str, Any] = {"model": ErrorResponse}
 
+# The largest integer SQLite and PostgreSQL (BIGINT) take: the bound of every integer query
+# parameter that reaches SQL (an offset, an id or step to compare with), so that a larger
+# one is a 422 rather than a driver overflow (a 500).
+MAX_SQL_INT = 2**63 - 1
+
 
 class ORMModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+# The only decoders Pillow may use, whatever a file's name says: a GIF, TIFF, PDF or any of
+# Pillow's rarer formats renamed .png is refused rather than handed to its decoder.
+DECODERS = ("JPEG", "PNG", "WEBP", "BMP")
 
 # The largest image we agree to decode (about 40 megapixels, 120 MB as RGB). It is below
 # Pillow's own decompression-bomb threshold (Image.MAX_IMAGE_PIXELS, ~89 MP by default),
@@ -54,9 +57,10 @@ def is_image_name(name: str) -> bool:
 
 
 def open_checked(source: Path | BinaryIO, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open an image lazily (header only) and refuse it if it has too many pixels."""
+    """Open an image lazily (header only) with an allowed decoder, and refuse it if it has
+    too many pixels."""
     try:
-        image = Image.open(source)
+        image = Image.open(source, formats=DECODERS)
         width, height = image.size
     except _DECODE_ERRORS as error:
         raise ImageDecodeError(f"cannot open image: {error}") from error

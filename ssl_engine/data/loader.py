@@ -1,4 +1,4 @@
-"""Shuffled batches from an in-memory (or memory-mapped) uint8 image tensor.
+"""Shuffled batches from an in-memory (or memory-mapped) uint8 image tensor, or rows of one.
 
 Each epoch's order is a permutation drawn from its own ``torch.Generator`` seeded with
 ``seed + epoch``, independent of the global RNG the augmentations use, so an epoch's
@@ -7,6 +7,11 @@ batches it already trained on (``start_step``). Batches are gathered as uint8 on
 CPU (in a background thread, one batch ahead), pinned when the target is a GPU, copied
 without blocking and turned into float [0, 1] on the device, where the copy is 4x
 smaller than it would be as float.
+
+The images may be ``ImageRows``: a subset of a memory-mapped cache given by row indices
+(the training part of a labeled dataset, say). Positions are then shuffled, and each
+batch reads only its own rows from the mapping, so the subset is never copied whole.
+``Batch.indices`` are positions in the subset (0 .. len - 1) either way.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ssl_engine.data.prefetch import prefetch
+from ssl_engine.data.rows import ImageRows, Images, as_image_rows
 from ssl_engine.methods.base import Batch
 
 _CpuBatch = tuple[Tensor, Tensor, Tensor | None]  # indices (B,), uint8 (B, 3, S, S), labels
@@ -27,7 +33,7 @@ class BatchLoader:
 
     def __init__(
         self,
-        images: Tensor,
+        images: Images,
         labels: Tensor | None,
         batch_size: int,
         device: torch.device | str,
@@ -35,7 +41,7 @@ class BatchLoader:
         drop_last: bool = True,
         background: bool = True,
     ) -> None:
-        if images.dim() != 4 or images.shape[1] != 3 or images.dtype != torch.uint8:
+        if images.ndim != 4 or images.shape[1] != 3 or images.dtype != torch.uint8:
             raise ValueError(
                 f"images must be a (N, 3, S, S) uint8 tensor, got {images.dtype} "
                 f"{tuple(images.shape)}"
@@ -51,7 +57,9 @@ class BatchLoader:
                 f"the dataset has {images.shape[0]} images, fewer than one batch of "
                 f"{batch_size}; lower batch_size or add images"
             )
-        self.images = images  # (N, 3, S, S) uint8 on the CPU, possibly memory-mapped
+        # (N, 3, S, S) uint8 on the CPU, possibly rows of a memory-mapped cache; never
+        # copied whole: each batch gathers its own rows
+        self.images: ImageRows = as_image_rows(images)
         self.labels = labels.long().cpu() if labels is not None else None  # (N,)
         self.batch_size = batch_size
         self.device = torch.device(device)
@@ -60,7 +68,7 @@ class BatchLoader:
         self.background = background
 
     def __len__(self) -> int:
-        return self.images.shape[0]
+        return len(self.images)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -110,7 +118,7 @@ class BatchLoader:
         return prefetch(gathered) if self.background else gathered
 
     def _gather(self, indices: Tensor) -> _CpuBatch:
-        pixels = self.images.index_select(0, indices)  # (B, 3, S, S) uint8, a copy
+        pixels = self.images.gather(indices)  # (B, 3, S, S) uint8, a copy of B rows only
         if self.device.type == "cuda":
             pixels = pixels.pin_memory()  # lets the copy to the GPU run asynchronously
         labels = None if self.labels is None else self.labels.index_select(0, indices)

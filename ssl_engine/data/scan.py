@@ -62,8 +62,10 @@ class FolderScan:
 
 def _find_images(root: Path) -> tuple[list[str], bool]:
     """Relative POSIX paths of every image file under root (sorted), and whether any lies
-    directly in root."""
+    directly in root. Folder links are not followed; a file link is kept only if it leads
+    to a file inside root, so a link cannot bring in files from elsewhere on the server."""
     found: list[str] = []
+    real_root = root.resolve()
     pending = [root]
     while pending:
         folder = pending.pop()
@@ -74,9 +76,15 @@ def _find_images(root: Path) -> tuple[list[str], bool]:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(Path(entry.path))
                 elif entry.is_file() and is_image_name(entry.name):
+                    if entry.is_symlink() and not _leads_inside(Path(entry.path), real_root):
+                        continue
                     found.append(Path(entry.path).relative_to(root).as_posix())
     found.sort()
     return found, any("/" not in name for name in found)
+
+
+def _leads_inside(link: Path, real_root: Path) -> bool:
+    return link.resolve().is_relative_to(real_root)
 
 
 def _probe(root: Path, name: str, max_pixels: int) -> tuple[int, int, int] | str:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ssl_engine.data.rows import Images, as_image_rows
 from ssl_engine.methods.base import Method
 
 FEATURE_BATCH = 256  # images embedded at once; memory, not accuracy, sets it
 
 
 def embed_uint8(
-    method: Method, images: Tensor, device: torch.device, batch_size: int = FEATURE_BATCH
+    method: Method, images: Images, device: torch.device, batch_size: int = FEATURE_BATCH
 ) -> Tensor:
     """(N, 3, S, S) uint8 images (CPU, possibly memory-mapped) -> (N, D) float32 on device.
+
+    ``images`` may be ``ImageRows`` (rows of a cache): each chunk then reads only its rows.
 
     Runs ``method.embed`` in eval mode (BatchNorm uses its running statistics, so an
     image's embedding does not depend on its batch) and restores the previous mode.
@@ -26,7 +29,7 @@ def embed_uint8(
         with torch.inference_mode():
             chunks = [
                 method.embed(chunk.to(device).float().div_(255)).float()  # (b, D)
-                for chunk in images.split(batch_size)
+                for chunk in as_image_rows(images).chunks(batch_size)
             ]
     finally:
         method.train(was_training)

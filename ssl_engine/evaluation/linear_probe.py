@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ssl_engine.data.rows import Images
 from ssl_engine.evaluation.features import embed_uint8
 from ssl_engine.evaluation.split import held_out_split
 from ssl_engine.methods.base import Method
@@ -93,7 +94,7 @@ def linear_probe(
 
 def probe_labeled_images(
     method: Method,
-    images: Tensor,
+    images: Images,
     keys: Sequence[str],
     labels: Sequence[int],
     num_classes: int,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ssl_engine.data.rows import Images, as_image_rows
 from ssl_engine.evaluation.features import embed_uint8
 from ssl_engine.evaluation.knn import KNN_K, KNN_TEMPERATURE, knn_top1
 from ssl_engine.evaluation.split import held_out_split
@@ -23,9 +24,10 @@ from ssl_engine.methods.base import Method
 
 @dataclass(frozen=True)
 class LabeledImages:
-    """images: (N, 3, S, S) uint8 on the CPU; labels: (N,) int64 class ids."""
+    """images: (N, 3, S, S) uint8 on the CPU, or rows of such a tensor (``ImageRows``,
+    read batch by batch); labels: (N,) int64 class ids."""
 
-    images: Tensor
+    images: Images
     labels: Tensor
 
     def __post_init__(self) -> None:
@@ -72,23 +74,26 @@ class KnnEvaluator:
 
 
 def hold_out_for_knn(
-    images: Tensor, keys: Sequence[str], labels: Sequence[int], num_classes: int
+    images: Images, keys: Sequence[str], labels: Sequence[int], num_classes: int
 ) -> tuple[LabeledImages, KnnEvaluator | None]:
     """Split a labeled dataset: (the part to train on, an evaluator of the held-out part).
 
-    ``keys`` name the images (relative paths) for ``split.held_out_split``. The training
-    part is a copy of those rows and doubles as the kNN bank. With fewer than two classes
-    (nothing to tell apart) or no image to hold out (single-image classes), everything
-    trains and the evaluator is None.
+    ``keys`` name the images (relative paths) for ``split.held_out_split``. Both parts are
+    ``ImageRows`` of ``images``: row indices into it, never a copy of its pixels (the
+    training part is most of a possibly memory-mapped dataset); the loader and the
+    evaluator read them batch by batch. The training part doubles as the kNN bank. With
+    fewer than two classes (nothing to tell apart) or no image to hold out (single-image
+    classes), everything trains and the evaluator is None.
     """
     label_tensor = torch.as_tensor(list(labels), dtype=torch.long)  # (N,)
     if num_classes < 2:
         return LabeledImages(images, label_tensor), None
     split = held_out_split(keys, labels)
     train_rows = torch.as_tensor(split.train, dtype=torch.long)
-    train = LabeledImages(images.index_select(0, train_rows), label_tensor[train_rows])
+    rows = as_image_rows(images)
+    train = LabeledImages(rows.take(train_rows), label_tensor[train_rows])
     if not split.held_out:
         return train, None
     held_rows = torch.as_tensor(split.held_out, dtype=torch.long)
-    queries = LabeledImages(images.index_select(0, held_rows), label_tensor[held_rows])
+    queries = LabeledImages(rows.take(held_rows), label_tensor[held_rows])
     return train, KnnEvaluator(bank=train, queries=queries, num_classes=num_classes)

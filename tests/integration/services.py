@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,11 +31,11 @@ def free_port() -> int:
 
 def service_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     """The processes' environment: test timings, and datasets allowed anywhere under the
-    test's folder (the data directory inside it stays refused)."""
+    temporary folder, where tests make their images (the data directory stays refused)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSLPT_")}
     env.update(
         SSLPT_DATA_DIR=str(data_dir),
-        SSLPT_DATASET_ROOTS=str(data_dir.parent),
+        SSLPT_DATASET_ROOTS=tempfile.gettempdir(),
         SSLPT_LEASE_SECONDS="10",
         SSLPT_PROGRESS_EVERY_STEPS="1",
         SSLPT_RECONCILE_INTERVAL_SECONDS="2",

@@ -5,18 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from api.persistence.migrate import downgrade, upgrade
 from api.persistence.models import Base
 from tests.integration.services import POSTGRES_ENV, fresh_postgres_database, required_url
 
-TABLES = {"datasets", "jobs", "job_events", "metrics", "models"}
+TABLES = {"datasets", "jobs", "job_events", "metrics", "models", "tenants", "api_keys"}
 
 
 def check_round_trip(url: str) -> None:
-    upgrade(url)
+    upgrade(url, "0003")  # before tenants: a dataset and a job from that time
     engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO datasets (id, name, path, image_count, classes, class_counts, "
+                "unreadable, size_stats, total_bytes, created_at) VALUES ('d1', 'old', '/x', 1, "
+                "'[]', '{}', '[]', '{}', 0, CURRENT_TIMESTAMP)"
+            )
+        )
+    upgrade(url)
+    with engine.connect() as connection:  # the pre-tenant rows belong to the local tenant
+        owner = connection.execute(text("SELECT tenant_id FROM datasets WHERE id = 'd1'"))
+        assert owner.scalar_one() == "local"
+        tenants = connection.execute(text("SELECT id FROM tenants")).scalars().all()
+        assert tenants == ["local"]
     assert set(inspect(engine).get_table_names()) >= TABLES
     for table in Base.metadata.sorted_tables:  # every model column exists in the migrated schema
         columns = {c["name"] for c in inspect(engine).get_columns(table.name)}

@@ -70,7 +70,7 @@ def test_batches_hold_float_pixels_and_matching_labels() -> None:
     for batch in loader.epoch(0):
         assert batch.images.dtype == torch.float32 and batch.images.shape == (4, 3, 6, 6)
         assert batch.indices.dtype == torch.int64
-        expected = loader.images[batch.indices].float() / 255
+        expected = loader.images.gather(batch.indices).float() / 255
         torch.testing.assert_close(batch.images, expected, atol=0, rtol=0)
         assert batch.labels is not None
         assert torch.equal(batch.labels, batch.indices % 3)
@@ -87,7 +87,7 @@ def test_ordered_walks_the_dataset_in_order_with_a_short_last_batch() -> None:
     chunks = list(loader.ordered(8))
     assert [indices.tolist() for _, indices in chunks][-1] == [16, 17, 18, 19, 20]
     images = torch.cat([images for images, _ in chunks])
-    torch.testing.assert_close(images, loader.images.float() / 255, atol=0, rtol=0)
+    torch.testing.assert_close(images, loader.images.source.float() / 255, atol=0, rtol=0)
 
 
 def test_unlabeled_data_gives_no_labels() -> None:

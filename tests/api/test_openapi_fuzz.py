@@ -100,7 +100,8 @@ schema = schemathesis.openapi.from_dict(
 # ---- realistic values where the schema says "a string" ---------------------------------
 
 # Filled in by the ``fuzzed`` fixture before any case is drawn: the seeded objects' ids by
-# the name of the path parameter, body field or query parameter that carries them.
+# the name of the parameter or field that carries them (``dataset_id``, ``job_id``, ...),
+# the dataset's folder (``path``) and a method (``name``, GET /v1/methods/{name}).
 SEEDED: dict[str, str] = {}
 REAL_IMAGE = image_bytes()
 IMAGE_FIELDS = {"images", "image", "x", "y"}  # base64 image files in JSON bodies
@@ -108,18 +109,18 @@ FILE_FIELDS = {"files", "file"}  # image files in multipart bodies
 REAL_PATH = "red/red_000.jpg"  # an image of the seeded dataset (tests.image_folders)
 
 
-def realistic(value: Any, key: str | None = None) -> Any:
+def realistic(value: Any, key: str | None = None, *, path_parameters: bool = False) -> Any:
     """``value`` with seeded ids, real images and dataset paths where the names say so.
 
-    Only strings (and files) are replaced, by strings (and files), and lists keep their
-    length, so that a case generated to be invalid stays invalid.
+    Only strings are replaced, by strings (files by files), and lists keep their length.
+    (This may make a case generated to be invalid valid: no check that runs minds.)
     """
     if isinstance(value, dict):
-        return {k: realistic(v, k) for k, v in value.items()}
+        return {k: realistic(v, k, path_parameters=path_parameters) for k, v in value.items()}
     if isinstance(value, list):
-        return [realistic(item, key) for item in value]
+        return [realistic(item, key, path_parameters=path_parameters) for item in value]
     if isinstance(value, str):
-        if key in SEEDED:
+        if key in SEEDED and (path_parameters or key != "name"):  # a dataset's name is free
             return SEEDED[key]
         if key in IMAGE_FIELDS:
             return base64.b64encode(REAL_IMAGE).decode()
@@ -132,13 +133,20 @@ def realistic(value: Any, key: str | None = None) -> Any:
     return value
 
 
-def half_realistic(_context: Any, value: Any) -> Any:
-    """The generated value, or its realistic version: one strategy draw decides."""
+# Each generated part, or its realistic version: one strategy draw decides.
+@schema.hook
+def flatmap_path_parameters(_context: Any, value: Any) -> Any:
+    return st.sampled_from([value, realistic(value, path_parameters=True)])
+
+
+@schema.hook
+def flatmap_query(_context: Any, value: Any) -> Any:
     return st.sampled_from([value, realistic(value)])
 
 
-for part in ("path_parameters", "query", "body"):
-    schema.hook(f"flatmap_{part}")(half_realistic)
+@schema.hook
+def flatmap_body(_context: Any, value: Any) -> Any:
+    return st.sampled_from([value, realistic(value)])
 
 
 # ---- archive bodies for POST /v1/datasets/upload -----------------------------------------

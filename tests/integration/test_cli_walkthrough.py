@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,12 @@ def test_datasets_add_submit_watch_embed(tmp_path: Path) -> None:
         bad = sslpt(env, "submit", "--dataset", dataset_id, "-p", "temperature=-1")
         assert bad.returncode == 1
         assert "hyperparameters.temperature" in bad.stderr
+
+        archive = Path(shutil.make_archive(str(tmp_path / "shapes"), "zip", folder))
+        uploaded = sslpt(env, "datasets", "upload", "shapes-zip", str(archive))
+        assert uploaded.returncode == 0, uploaded.stderr
+        assert json.loads(uploaded.stdout)["image_count"] == 32
+
+        no_key = sslpt({**env, "SSLPT_API_KEY": "sslpt_wrong"}, "datasets", "list")
+        assert no_key.returncode == 1
+        assert "401 invalid_api_key" in no_key.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from api.errors import not_found, validation_error
+from api.errors import ApiError, not_found, validation_error
 from api.persistence import datasets, trained_models
 from api.persistence.models import Dataset, Model
 
@@ -21,4 +21,18 @@ def dataset_field(session: Session, dataset_id: str, field: str = "dataset_id") 
     dataset = datasets.get_dataset(session, dataset_id)
     if dataset is None:
         raise validation_error([{"field": field, "message": f"no dataset with id {dataset_id!r}"}])
+    return dataset
+
+
+def labeled_dataset(session: Session, dataset_id: str, field: str = "dataset_id") -> Dataset:
+    """A dataset to evaluate on: it must exist and have at least two classes (else 422)."""
+    dataset = dataset_field(session, dataset_id, field)
+    if len(dataset.classes) < 2:
+        raise ApiError(
+            422,
+            "dataset_not_labeled",
+            f"dataset {dataset.id} needs class sub-folders (at least two classes) to "
+            f"evaluate on; it has {len(dataset.classes)}",
+            {"field": field, "dataset_id": dataset.id},
+        )
     return dataset

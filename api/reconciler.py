@@ -9,6 +9,10 @@ A pass does two things:
   is published again: a broker that restarted empty (Redis without persistence) or a
   message a dead worker had prefetched would otherwise leave it waiting forever.
 
+Linear probes and dataset embeddings (``api.persistence.model_tasks``) get the same two
+treatments: a lost lease puts them back in the queue (or fails them after
+``max_job_attempts``), and one nobody claimed is sent again.
+
 Every API process runs one, but only one pass runs at a time anywhere (``exclusive_pass``:
 a PostgreSQL advisory lock, or a file lock beside a SQLite database). Correctness does not
 rest on the lock: every move is a conditional UPDATE, and a duplicate message is a no-op
@@ -31,10 +35,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
-from api.persistence import jobs
+from api.persistence import jobs, model_tasks
 from api.persistence.db import session_scope
-from api.persistence.models import JobStatus, utcnow
-from api.queue import publish_job
+from api.persistence.models import DatasetEmbedding, Evaluation, JobStatus, utcnow
+from api.queue import EMBED_DATASET_TASK, EVALUATE_TASK, RUN_JOB_TASK, publish
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,27 +50,29 @@ ADVISORY_LOCK_KEY = 0x73_73_6C_70_74
 
 
 def reconcile_once(settings: Settings, celery: Celery) -> list[str] | None:
-    """One pass; returns the ids of the jobs published again, or None if another
-    reconciler holds the lock right now."""
-    resend: list[str] = []
+    """One pass; returns the ids of the jobs, probes and dataset embeddings published
+    again, or None if another reconciler holds the lock right now."""
+    resend: list[tuple[str, str]] = []  # (task name, row id)
     with (
         session_scope(settings.resolved_database_url, tenant=None) as session,
         exclusive_pass(session) as mine,
     ):
         if not mine:
             return None
-        resend += _handle_expired_leases(session, settings.max_job_attempts)
-        resend += _stale_waiting(session, settings.requeue_waiting_after_seconds)
-    for job_id in resend:
+        resend += [(RUN_JOB_TASK, i) for i in _handle_expired_leases(session, settings)]
+        resend += [(RUN_JOB_TASK, i) for i in _stale_waiting(session, settings)]
+        resend += _model_tasks(session, settings)
+    for task, row_id in resend:
         try:
-            publish_job(celery, job_id)
+            publish(celery, task, row_id)
         except ApiError:
-            log.warning("reconciler: broker down; job %s is sent again after waiting", job_id)
-    return resend
+            log.warning("reconciler: broker down; %s(%s) is sent again later", task, row_id)
+    return [row_id for _, row_id in resend]
 
 
-def _handle_expired_leases(session: Session, max_attempts: int) -> list[str]:
+def _handle_expired_leases(session: Session, settings: Settings) -> list[str]:
     """Move every job whose lease ran out; returns the ids to re-queue."""
+    max_attempts = settings.max_job_attempts
     requeue = []
     for job in jobs.expired_leases(session, utcnow()):
         lost = f"lease of {job.lease_owner} expired on attempt {job.attempts} of {max_attempts}"
@@ -87,8 +93,9 @@ def _handle_expired_leases(session: Session, max_attempts: int) -> list[str]:
     return requeue
 
 
-def _stale_waiting(session: Session, waiting_seconds: float) -> list[str]:
+def _stale_waiting(session: Session, settings: Settings) -> list[str]:
     """Stamp jobs that waited too long for a worker; returns the ids to publish again."""
+    waiting_seconds = settings.requeue_waiting_after_seconds
     before = utcnow() - timedelta(seconds=waiting_seconds)
     reason = f"no worker claimed it for {waiting_seconds:g}s; message sent again"
     return [
@@ -96,6 +103,19 @@ def _stale_waiting(session: Session, waiting_seconds: float) -> list[str]:
         for job in jobs.waiting_since(session, before)
         if jobs.mark_resent(session, job.id, before, reason)
     ]
+
+
+def _model_tasks(session: Session, settings: Settings) -> list[tuple[str, str]]:
+    """Probes and dataset embeddings to publish again: lost leases and lost messages."""
+    now = utcnow()
+    before = now - timedelta(seconds=settings.requeue_waiting_after_seconds)
+    resend = []
+    for table, task in ((Evaluation, EVALUATE_TASK), (DatasetEmbedding, EMBED_DATASET_TASK)):
+        for row in model_tasks.expired_leases(session, table, now):
+            if model_tasks.requeue_or_fail(session, table, row, settings.max_job_attempts):
+                resend.append((task, row.id))
+        resend += [(task, i) for i in model_tasks.resend_waiting(session, table, before)]
+    return resend
 
 
 @contextmanager

@@ -1,16 +1,15 @@
 """Embed a whole dataset with a model and index the vectors for similarity search.
 
-The message carries only the dataset-embedding id. The worker claims the row (queued ->
-running, one conditional UPDATE), decodes the dataset at the model's resolution (the
+The message carries only the dataset-embedding id. The worker claims the row with a lease
+(``worker.model_task``), decodes the dataset at the model's resolution (the
 uint8 cache training uses, so an image is preprocessed exactly as at serving time),
 embeds it in eval mode, L2-normalises the vectors and writes them with their index under
-``artifacts/embeddings/<id>/``: first into a temporary folder, renamed into place, so a
-row marked succeeded always points at a complete folder.
+``artifacts/tenants/<tenant>/embeddings/<id>/``: first into a temporary folder, renamed
+into place, so a row marked succeeded always points at a complete folder.
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 from pathlib import Path
@@ -18,52 +17,39 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from sqlalchemy.orm import Session
 
-from api.persistence import dataset_embeddings
-from api.persistence.db import session_scope
-from api.persistence.models import JobStatus
+from api.persistence import model_tasks
+from api.persistence.models import DatasetEmbedding, JobStatus
 from api.serving.vector_index import Item, write_index_folder
 from api.settings import Settings
 from ssl_engine.evaluation.features import embed_uint8
 from ssl_engine.inference import load_for_inference
-from worker.job_data import JobInputError, load_job_images
-from worker.model_on_dataset import ModelOnDataset, read_model_on_dataset
+from worker.job_data import load_job_images
+from worker.model_on_dataset import ModelOnDataset
+from worker.model_task import run_model_task
 from worker.run_job import select_device
-
-log = logging.getLogger(__name__)
 
 
 def embed_dataset(settings: Settings, embedding_id: str) -> str | None:
-    """Claim and run ``embedding_id``; the final status, or None if it was not claimable."""
-    url = settings.resolved_database_url
-    with session_scope(url, tenant=None) as session:
-        if not dataset_embeddings.claim(session, embedding_id):
-            log.info("dataset embedding %s not claimable; skipping", embedding_id)
-            return None
-    try:
-        fields = _embed_and_index(settings, _read_spec(url, embedding_id))
-    except (JobInputError, ValueError) as error:
-        return _record_failure(url, embedding_id, str(error))
-    except Exception as error:
-        log.exception("dataset embedding %s crashed", embedding_id)
-        return _record_failure(url, embedding_id, f"{type(error).__name__}: {error}")
-    with session_scope(url, tenant=None) as session:
-        if dataset_embeddings.succeed(session, embedding_id, **fields):
-            return JobStatus.SUCCEEDED
-    return None
+    """Claim and run ``embedding_id``; the final status, or None if there was nothing to do."""
+
+    def record(session: Session, row_id: str, owner: str, fields: dict[str, Any]) -> bool:
+        return model_tasks.finish(
+            session, DatasetEmbedding, row_id, owner, JobStatus.SUCCEEDED, **fields
+        )
+
+    return run_model_task(
+        settings,
+        DatasetEmbedding,
+        embedding_id,
+        lambda spec: _embed_and_index(settings, spec),
+        record,
+    )
 
 
 def embeddings_dir(settings: Settings, tenant_id: str, embedding_id: str) -> Path:
     return settings.tenant_dir(tenant_id) / "embeddings" / embedding_id
-
-
-def _read_spec(url: str, embedding_id: str) -> ModelOnDataset:
-    with session_scope(url, tenant=None) as session:
-        row = dataset_embeddings.get_embedding(session, embedding_id)
-        assert row is not None  # claimed a moment ago
-        return read_model_on_dataset(
-            session, row.id, row.tenant_id, row.model_id, row.dataset_id, "embedding"
-        )
 
 
 def _embed_and_index(settings: Settings, spec: ModelOnDataset) -> dict[str, Any]:
@@ -107,10 +93,3 @@ def _embed_and_index(settings: Settings, spec: ModelOnDataset) -> dict[str, Any]
             "skipped": len(data.skipped),
         },
     }
-
-
-def _record_failure(url: str, embedding_id: str, reason: str) -> str | None:
-    with session_scope(url, tenant=None) as session:
-        if dataset_embeddings.fail(session, embedding_id, reason):
-            return JobStatus.FAILED
-    return None

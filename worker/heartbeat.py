@@ -1,11 +1,14 @@
-"""Background lease renewal for a running job, and the stop reasons it discovers."""
+"""Background lease renewal for a running job or model task, and the stop reasons it finds."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
+
+from sqlalchemy.orm import Session
 
 from api.persistence import jobs
 from api.persistence.db import session_scope
@@ -21,22 +24,27 @@ class StopReason(StrEnum):
 
 
 class Heartbeat:
-    """Renews ``job_id``'s lease every ``interval`` seconds in a daemon thread.
+    """Renews a lease every ``interval`` seconds in a daemon thread.
 
-    It notices a cancel request (status ``cancelling``) and a lost lease (another worker
-    took the job after ours expired). A failed renewal (database briefly down) is logged
-    and retried on the next beat, never fatal.
+    ``renew`` runs in a fresh session at each beat and says why the work should stop, if
+    it should (a cancel request, a lost lease). A failed renewal (database briefly down) is
+    logged and retried on the next beat, never fatal.
     """
 
-    def __init__(self, database_url: str, job_id: str, owner: str, lease: timedelta) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        name: str,
+        lease: timedelta,
+        renew: Callable[[Session], StopReason | None],
+    ) -> None:
         self.database_url = database_url
-        self.job_id = job_id
-        self.owner = owner
-        self.lease = lease
+        self.name = name
+        self.renew = renew
         self.interval = max(0.5, min(lease.total_seconds() / 4, 10.0))
         self.stop_reason: StopReason | None = None
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{name}", daemon=True)
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -49,15 +57,25 @@ class Heartbeat:
     def beat(self) -> None:
         try:
             with session_scope(self.database_url, tenant=None) as session:
-                status = jobs.renew_lease(session, self.job_id, self.owner, self.lease)
-        except Exception:  # a database outage must not kill training; retry next beat
-            log.warning("lease renewal for job %s failed; will retry", self.job_id, exc_info=True)
+                reason = self.renew(session)
+        except Exception:  # a database outage must not kill the work; retry next beat
+            log.warning("lease renewal of %s failed; will retry", self.name, exc_info=True)
             return
-        if status is None:
-            self.stop_reason = StopReason.LEASE_LOST
-        elif status == JobStatus.CANCELLING:
-            self.stop_reason = StopReason.CANCELLED
+        if reason is not None:
+            self.stop_reason = reason
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval):
             self.beat()
+
+
+def job_heartbeat(database_url: str, job_id: str, owner: str, lease: timedelta) -> Heartbeat:
+    """A job's heartbeat: it also notices a cancel request (status ``cancelling``)."""
+
+    def renew(session: Session) -> StopReason | None:
+        status = jobs.renew_lease(session, job_id, owner, lease)
+        if status is None:
+            return StopReason.LEASE_LOST
+        return StopReason.CANCELLED if status == JobStatus.CANCELLING else None
+
+    return Heartbeat(database_url, f"job {job_id}", lease, renew)

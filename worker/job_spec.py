@@ -16,6 +16,7 @@ class JobSpec:
     method: str
     dataset_id: str
     dataset_path: str
+    eval_dataset_path: str | None  # a separate labeled dataset for the online kNN
     backbone: str
     image_size: int
     epochs: int
@@ -34,12 +35,19 @@ def read_spec(database_url: str, job_id: str) -> JobSpec:
         dataset = datasets.get_dataset(session, job.dataset_id)
         if dataset is None or dataset.tenant_id != job.tenant_id:
             raise JobInputError(f"dataset {job.dataset_id} no longer exists")
+        eval_path = None
+        if job.eval_dataset_id is not None:
+            evaluation = datasets.get_dataset(session, job.eval_dataset_id)
+            if evaluation is None or evaluation.tenant_id != job.tenant_id:
+                raise JobInputError(f"evaluation dataset {job.eval_dataset_id} no longer exists")
+            eval_path = evaluation.path
         return JobSpec(
             id=job.id,
             tenant_id=job.tenant_id,
             method=job.method,
             dataset_id=job.dataset_id,
             dataset_path=dataset.path,
+            eval_dataset_path=eval_path,
             backbone=job.backbone,
             image_size=job.image_size,
             epochs=job.epochs,

@@ -26,11 +26,11 @@ from api.queue import publish_job
 from api.settings import Settings
 from ssl_engine.checkpoint import CheckpointWriteError
 from ssl_engine.data.loader import BatchLoader
-from ssl_engine.evaluation.online import hold_out_for_knn
+from ssl_engine.evaluation.online import KnnEvaluator, hold_out_for_knn
 from ssl_engine.factory import build_method
 from ssl_engine.trainer import NonFiniteLossError, TrainConfig, TrainResult, train
 from worker.db_retry import retry_final_write
-from worker.heartbeat import Heartbeat, StopReason
+from worker.heartbeat import StopReason, job_heartbeat
 from worker.job_data import JobImages, JobInputError, describe_skipped, load_job_images
 from worker.job_hooks import DatabaseHooks
 from worker.job_spec import JobSpec, read_spec
@@ -63,7 +63,7 @@ def run_job(settings: Settings, job_id: str) -> str | None:
             log.info("job %s not claimable (duplicate delivery or finished); skipping", job_id)
             return None
 
-    with Heartbeat(url, job_id, owner, lease) as heartbeat:
+    with job_heartbeat(url, job_id, owner, lease) as heartbeat:
         hooks = DatabaseHooks(url, job_id, owner, heartbeat)
         try:
             spec = read_spec(url, job_id)
@@ -98,6 +98,24 @@ def _failure_reason(error: Exception) -> str:
     return str(error)
 
 
+def _separate_evaluator(settings: Settings, spec: JobSpec) -> KnnEvaluator | None:
+    """The online kNN of a separate labeled dataset: its held-out split is scored against
+    the rest of it, which is the bank (the protocol of the job's own split)."""
+    assert spec.eval_dataset_path is not None
+    labeled = load_job_images(
+        Path(spec.eval_dataset_path),
+        spec.image_size,
+        settings.cache_dir,
+        settings.max_bad_image_fraction,
+    )
+    if labeled.labels is None:
+        raise JobInputError(f"evaluation dataset at {spec.eval_dataset_path} has no classes")
+    _, evaluator = hold_out_for_knn(
+        labeled.images, labeled.files, labeled.labels, len(labeled.classes)
+    )
+    return evaluator
+
+
 def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[TrainResult, int]:
     """Prepare data and method, then train; returns the result and the embedding size."""
     if settings.torch_threads:
@@ -110,7 +128,9 @@ def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[Tra
         settings.max_bad_image_fraction,
     )
     images, labels, evaluator = data.images, None, None
-    if data.labels is not None:  # hold images out for the online kNN; never train on them
+    if spec.eval_dataset_path is not None:  # all the job's images train; kNN on the other
+        evaluator = _separate_evaluator(settings, spec)
+    elif data.labels is not None:  # hold images out for the online kNN; never train on them
         train_part, evaluator = hold_out_for_knn(
             data.images, data.files, data.labels, len(data.classes)
         )

@@ -1,17 +1,15 @@
 """Dataset-embedding rows: queued by the API, claimed and finished by a worker.
 
-Each change of state is one conditional UPDATE on the status it expects, so a duplicate
-message or a second worker finds nothing to claim.
+Claims, leases and the end of a row are ``api.persistence.model_tasks``'s, shared with
+linear probes.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.persistence.models import DatasetEmbedding, JobStatus, utcnow
+from api.persistence.models import DatasetEmbedding, JobStatus
 
 S = JobStatus
 
@@ -50,32 +48,3 @@ def latest_succeeded(
         query = query.where(DatasetEmbedding.dataset_id == dataset_id)
     query = query.order_by(DatasetEmbedding.finished_at.desc(), DatasetEmbedding.id).limit(1)
     return session.scalars(query).first()
-
-
-def claim(session: Session, embedding_id: str) -> bool:
-    """queued -> running; False when another delivery or worker got there first."""
-    result = session.execute(
-        update(DatasetEmbedding)
-        .where(DatasetEmbedding.id == embedding_id, DatasetEmbedding.status == S.QUEUED)
-        .values(status=S.RUNNING, started_at=utcnow())
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def succeed(session: Session, embedding_id: str, **fields: Any) -> bool:
-    """running -> succeeded with the index's fields (item_count, dim, index_kind, path, stats)."""
-    return _finish(session, embedding_id, status=S.SUCCEEDED, **fields)
-
-
-def fail(session: Session, embedding_id: str, reason: str) -> bool:
-    """running -> failed with ``reason``."""
-    return _finish(session, embedding_id, status=S.FAILED, failure_reason=reason)
-
-
-def _finish(session: Session, embedding_id: str, **values: Any) -> bool:
-    result = session.execute(
-        update(DatasetEmbedding)
-        .where(DatasetEmbedding.id == embedding_id, DatasetEmbedding.status == S.RUNNING)
-        .values(finished_at=utcnow(), **values)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]

@@ -1,17 +1,18 @@
 """Evaluation rows: queued by the API, claimed and finished by a worker.
 
-Like jobs, every change of state is one conditional UPDATE on the status it expects, so a
-duplicate message or a second worker finds nothing to claim and does nothing.
+Claims, leases and failures are ``api.persistence.model_tasks``'s, shared with dataset
+embeddings.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.persistence.models import Evaluation, JobStatus, Model, utcnow
+from api.persistence import model_tasks
+from api.persistence.models import Evaluation, JobStatus, Model
 
 S = JobStatus
 
@@ -37,24 +38,14 @@ def list_for_model(session: Session, model_id: str) -> list[Evaluation]:
     return list(session.scalars(query).all())
 
 
-def claim(session: Session, evaluation_id: str) -> bool:
-    """queued -> running; False when another delivery or worker got there first."""
-    result = session.execute(
-        update(Evaluation)
-        .where(Evaluation.id == evaluation_id, Evaluation.status == S.QUEUED)
-        .values(status=S.RUNNING, started_at=utcnow())
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def fail(session: Session, evaluation_id: str, reason: str) -> bool:
-    """running -> failed with ``reason``."""
-    return _finish(session, evaluation_id, status=S.FAILED, failure_reason=reason)
-
-
-def succeed(session: Session, evaluation_id: str, top1: float, metrics: dict[str, Any]) -> bool:
-    """running -> succeeded; ``top1`` is also stored on the model as ``linear_top1``."""
-    if not _finish(session, evaluation_id, status=S.SUCCEEDED, top1=top1, metrics=metrics):
+def succeed(
+    session: Session, evaluation_id: str, owner: str, top1: float, metrics: dict[str, Any]
+) -> bool:
+    """running -> succeeded while ``owner`` holds the lease; ``top1`` is also stored on the
+    model as ``linear_top1``."""
+    if not model_tasks.finish(
+        session, Evaluation, evaluation_id, owner, S.SUCCEEDED, top1=top1, metrics=metrics
+    ):
         return False
     evaluation = session.get(Evaluation, evaluation_id)
     assert evaluation is not None
@@ -62,12 +53,3 @@ def succeed(session: Session, evaluation_id: str, top1: float, metrics: dict[str
     if model is not None:  # reassigned, not mutated, so the JSON column is marked dirty
         model.metrics = {**model.metrics, "linear_top1": top1}
     return True
-
-
-def _finish(session: Session, evaluation_id: str, **values: Any) -> bool:
-    result = session.execute(
-        update(Evaluation)
-        .where(Evaluation.id == evaluation_id, Evaluation.status == S.RUNNING)
-        .values(finished_at=utcnow(), **values)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]

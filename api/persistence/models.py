@@ -144,6 +144,7 @@ class Job(TenantOwned, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     method: Mapped[str] = mapped_column(String(64))
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    eval_dataset_id: Mapped[str | None] = mapped_column(ForeignKey("datasets.id"))
     backbone: Mapped[str] = mapped_column(String(64))
     image_size: Mapped[int] = mapped_column(Integer)
     epochs: Mapped[int] = mapped_column(Integer)
@@ -215,7 +216,25 @@ class Model(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Evaluation(TenantOwned, Base):
+class LeasedTask:
+    """Mixin: a worker's claim on a probe or a dataset embedding, as jobs have one.
+
+    ``queued_at`` is when it was last sent to the workers (the reconciler sends a row
+    nobody claimed again, and re-queues one whose lease ran out).
+    """
+
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Evaluation(LeasedTask, TenantOwned, Base):
     """A linear probe of a model on a labeled dataset; statuses are a subset of JobStatus."""
 
     __tablename__ = "evaluations"
@@ -223,16 +242,11 @@ class Evaluation(TenantOwned, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
-    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
     top1: Mapped[float | None] = mapped_column(Float)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    failure_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class DatasetEmbedding(TenantOwned, Base):
+class DatasetEmbedding(LeasedTask, TenantOwned, Base):
     """A dataset embedded by a model, with a vector index for search.
 
     Statuses are a subset of JobStatus. ``path`` is the artifacts folder holding
@@ -245,13 +259,8 @@ class DatasetEmbedding(TenantOwned, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
-    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     dim: Mapped[int | None] = mapped_column(Integer)
     index_kind: Mapped[str | None] = mapped_column(String(16))
     path: Mapped[str | None] = mapped_column(Text)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    failure_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

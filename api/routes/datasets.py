@@ -65,8 +65,8 @@ def allowed_folder(requested: str, settings: Settings) -> Path:
 
     Symlinks and ``..`` are resolved before the check, so a link inside a root that points
     outside it is outside. The data directory (other tenants' uploads and artifacts) is
-    never allowed, even under a root: neither a folder inside it nor one that contains it. Nothing is said about paths outside the roots:
-    whether they exist is not revealed.
+    never allowed, even under a root: neither a folder inside it nor one that contains it.
+    Nothing is said about paths outside the roots: whether they exist is not revealed.
     """
     path = Path(requested)
     if not path.is_absolute():

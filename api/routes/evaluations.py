@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CeleryDep, SessionDep, SettingsDep
-from api.errors import ApiError, not_found
-from api.lookups import dataset_field, model_or_404
+from api.errors import not_found
+from api.lookups import labeled_dataset, model_or_404
 from api.persistence import evaluations
 from api.queue import EVALUATE_TASK, commit_and_publish
 from api.quotas import check_work_quota
@@ -25,15 +25,7 @@ def evaluate_model(
 ) -> EvaluationOut:
     """Queue a linear probe of the model's frozen embeddings on a labeled dataset."""
     model_or_404(session, model_id)
-    dataset = dataset_field(session, body.dataset_id)
-    if len(dataset.classes) < 2:
-        raise ApiError(
-            422,
-            "dataset_not_labeled",
-            f"dataset {dataset.id} needs class sub-folders (at least two classes) for a "
-            f"linear probe; it has {len(dataset.classes)}",
-            {"dataset_id": dataset.id},
-        )
+    dataset = labeled_dataset(session, body.dataset_id)
     check_work_quota(session, settings)
     evaluation = evaluations.create_evaluation(session, model_id=model_id, dataset_id=dataset.id)
     commit_and_publish(session, celery, EVALUATE_TASK, evaluation)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, not_found, validation_error
-from api.lookups import dataset_field
+from api.lookups import dataset_field, labeled_dataset
 from api.method_catalog import validate_method_options
 from api.persistence import jobs, metrics
 from api.persistence.models import FINISHED_STATUSES, Job, JobStatus
@@ -39,6 +39,7 @@ def job_out(job: Job) -> JobOut:
         id=job.id,
         method=job.method,
         dataset_id=job.dataset_id,
+        eval_dataset_id=job.eval_dataset_id,
         backbone=job.backbone,
         image_size=job.image_size,
         epochs=job.epochs,
@@ -115,12 +116,15 @@ def submit_job(
                 }
             ]
         )
+    if body.eval_dataset_id is not None:
+        labeled_dataset(session, body.eval_dataset_id, "eval_dataset_id")
     check_work_quota(session, settings)
     try:
         job = jobs.create_job(
             session,
             method=body.method,
             dataset_id=dataset.id,
+            eval_dataset_id=body.eval_dataset_id,
             backbone=backbone,
             image_size=body.image_size or default_image_size(dataset.size_stats),
             epochs=body.epochs,

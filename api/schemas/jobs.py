@@ -30,6 +30,12 @@ class JobCreate(BaseModel):
 
     method: str = Field(description="A name from GET /v1/methods.")
     dataset_id: str
+    eval_dataset_id: str | None = Field(
+        None,
+        description="A labeled dataset (class sub-folders) for the online kNN, when the "
+        "training dataset has no labels or other ones; default: the training dataset's own "
+        "held-out split if it is labeled.",
+    )
     backbone: str | None = Field(None, description="Default: the method's default backbone.")
     image_size: int | None = Field(
         None, ge=16, le=512, description="Training resolution; default from the dataset."
@@ -54,6 +60,7 @@ class JobOut(BaseModel):
     id: str
     method: str
     dataset_id: str
+    eval_dataset_id: str | None
     backbone: str
     image_size: int
     epochs: int

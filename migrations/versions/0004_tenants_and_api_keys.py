@@ -68,9 +68,7 @@ def upgrade() -> None:
             batch_op.create_index(f"ix_{table}_tenant_id", ["tenant_id"])
         with op.batch_alter_table(table) as batch_op:
             batch_op.alter_column("tenant_id", server_default=None)
-    old_unique = (
-        "jobs_idempotency_key_key" if op.get_bind().dialect.name == "postgresql" else None
-    )
+    old_unique = "jobs_idempotency_key_key" if op.get_bind().dialect.name == "postgresql" else None
     with op.batch_alter_table("jobs", naming_convention=NAMING) as batch_op:
         batch_op.drop_constraint(old_unique or "uq_jobs_idempotency_key", type_="unique")
         batch_op.create_unique_constraint(

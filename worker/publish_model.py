@@ -1,8 +1,8 @@
 """Turn a finished job's final checkpoint into a served model, all or nothing.
 
-The weights are copied under ``artifacts/models/<model id>/`` first; then one transaction
-inserts the model row and moves the job to ``succeeded``, provided this worker still
-holds its lease. If that transaction fails or the job was taken over, the copied files
+The weights are copied under ``artifacts/tenants/<tenant>/models/<model id>/`` first; then
+one transaction inserts the model row and moves the job to ``succeeded``, provided this
+worker still holds its lease. If that transaction fails or the job was taken over, the copied files
 are removed, so a model row always has its weights and no weights lie about unowned.
 """
 

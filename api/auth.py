@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import OperationalError
 
 from api.errors import ApiError
@@ -20,6 +21,11 @@ from api.rate_limit import RateLimiter, retry_after_header
 from api.settings import Settings
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sslpt"'}
+# Declares the scheme in the OpenAPI description (the "Authorize" button of /docs); the
+# header is read and checked below, so that every failure is our JSON 401.
+BEARER = HTTPBearer(
+    auto_error=False, description="An API key: `sslpt keys create`, or printed by `sslpt up`."
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,9 @@ def _lookup(settings: Settings, token: str) -> Principal | None:
         raise ApiError(503, "database_unavailable", "the database is unreachable") from error
 
 
-def get_principal(request: Request) -> Principal:
+def get_principal(
+    request: Request, _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> Principal:
     """The caller's live key (401 if missing, unknown or revoked), rate limited (429)."""
     settings: Settings = request.app.state.settings
     principal = _lookup(settings, bearer_token(request))

@@ -41,6 +41,7 @@ KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "No API key, or an unknown or revoked one."},
     404: {"model": ErrorResponse, "description": "No such object for this key's tenant."},
     429: {"model": ErrorResponse, "description": "Rate limit or quota; see Retry-After."},
+    503: {"model": ErrorResponse, "description": "The database or the queue is unreachable."},
 }
 
 

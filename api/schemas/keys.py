@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.schemas.common import ORMModel
 
@@ -36,7 +36,7 @@ class KeyCreate(BaseModel):
 
     tenant: str = Field(pattern=TENANT_PATTERN, description="Created if it does not exist.")
     name: str = Field("", max_length=200, description="A label, e.g. who holds the key.")
-    admin: bool = Field(False, description="May manage tenants and keys.")
+    admin: StrictBool = Field(False, description="May manage tenants and keys.")
 
 
 class KeyOut(ORMModel):

@@ -59,6 +59,10 @@ export async function submitView(main, { query, signal, navigate }) {
   const dataset = select("Dataset", datasets.items.map((d) =>
     [d.id, `${d.name} — ${d.image_count} images${d.labeled ? `, ${d.classes.length} classes` : ""}`]),
   { name: "dataset_id", value: query.get("dataset") || datasets.items[0].id });
+  const labeled = datasets.items.filter((d) => d.labeled && d.classes.length >= 2);
+  const evalSet = select("Evaluation dataset (kNN)", [["", "the dataset's own classes, if any"],
+    ...labeled.map((d) => [d.id, `${d.name} — ${d.classes.length} classes`])],
+  { name: "eval_dataset_id", value: "" });
   const backboneSlot = h("div");
   const about = h("div");
   const hyperSlot = h("div");
@@ -84,7 +88,7 @@ export async function submitView(main, { query, signal, navigate }) {
   const button = h("button", { type: "submit" }, "Submit");
   const form = h("form", { class: "submit-form", novalidate: true },
     h("fieldset", { class: "panel" }, h("legend", {}, "What to train"),
-      h("div", { class: "grid" }, method.field, dataset.field, backboneSlot), about),
+      h("div", { class: "grid" }, method.field, dataset.field, evalSet.field, backboneSlot), about),
     h("fieldset", { class: "panel" }, h("legend", {}, "Run"), job.element),
     h("fieldset", { class: "panel" }, h("legend", {}, "Hyperparameters"), hyperSlot),
     h("details", { class: "panel" }, h("summary", {}, "Training options (optimizer, learning rate, precision…)"),
@@ -98,6 +102,7 @@ export async function submitView(main, { query, signal, navigate }) {
     const body = {
       method: method.control.value,
       dataset_id: dataset.control.value,
+      ...(evalSet.control.value ? { eval_dataset_id: evalSet.control.value } : {}),
       backbone: backbone.control.value,
       ...parts[0].values,
       hyperparameters: parts[1].values,
@@ -116,8 +121,10 @@ export async function submitView(main, { query, signal, navigate }) {
     left = hyper.showErrors(left);
     left = training.showErrors(left);
     dataset.setError(left.dataset_id);
+    evalSet.setError(left.eval_dataset_id);
     backbone.setError(left.backbone);
     delete left.dataset_id;
+    delete left.eval_dataset_id;
     delete left.backbone;
     return left;
   };

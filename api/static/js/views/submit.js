@@ -60,7 +60,7 @@ export async function submitView(main, { query, signal, navigate }) {
     [d.id, `${d.name} — ${d.image_count} images${d.labeled ? `, ${d.classes.length} classes` : ""}`]),
   { name: "dataset_id", value: query.get("dataset") || datasets.items[0].id });
   const labeled = datasets.items.filter((d) => d.labeled && d.classes.length >= 2);
-  const evalSet = select("Evaluation dataset (kNN)", [["", "the dataset's own classes, if any"],
+  const evalSet = select("Evaluate kNN on", [["", "its own classes, if it has some"],
     ...labeled.map((d) => [d.id, `${d.name} — ${d.classes.length} classes`])],
   { name: "eval_dataset_id", value: "" });
   const backboneSlot = h("div");

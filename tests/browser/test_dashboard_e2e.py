@@ -67,13 +67,13 @@ def test_walkthrough_register_submit_follow_and_embed_from_the_browser(
         # 2. submit, first with a value the API refuses: the form says what the API says
         page.get_by_role("link", name="Train on it").click()
         page.get_by_label("Backbone").select_option("tiny_cnn")
-        page.locator("[name=epochs]").fill("12")
+        page.locator("[name=epochs]").fill("60")
         page.locator("[name=batch_size]").fill("8")
         page.locator("[name=image_size]").fill("16")
         page.get_by_label(re.compile("^Temperature")).fill("-1")
         page.get_by_role("button", name="Submit").click()
         dataset_id = page.get_by_label("Dataset").input_value()
-        refused = {"method": "simclr", "dataset_id": dataset_id, "epochs": 12, **TINY_JOB,
+        refused = {"method": "simclr", "dataset_id": dataset_id, "epochs": 60, **TINY_JOB,
                    "hyperparameters": {"temperature": -1}}  # fmt: skip
         expected = api_message(service, refused, "hyperparameters.temperature")
         assert page.locator(".field-error", has_text=expected).is_visible()

@@ -1,11 +1,13 @@
 """Request body limits for every route, enforced while the body arrives (ASGI middleware).
 
-* Routes that stream their body (dataset uploads, embedding inputs) have their own, larger
-  limit; the body is passed through as it comes, counted, and the request fails with 413
-  as soon as the count passes the limit (a lying or absent Content-Length changes nothing).
-* Every other route gets ``max_request_bytes``: the body is read here first, 413 past the
-  limit, and a JSON body nested deeper than ``max_json_depth`` is a 400 before any parser
-  recurses into it. The handler then reads the buffered body as usual.
+* Routes that read their body as a stream (dataset uploads, embedding and search inputs)
+  have their own, larger limit; the body is passed through as it comes, counted, and the
+  request fails with 413 as soon as the count passes the limit (a lying or absent
+  Content-Length changes nothing).
+* Every other route's body is read here first, up to its limit (``max_request_bytes``
+  unless ``ROUTE_LIMITS`` names another; 413 past it), and a JSON body nested deeper than
+  ``max_json_depth`` is a 400 before any parser recurses into it. The handler then reads
+  the buffered body as usual.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# path pattern -> the setting that limits its streamed body
-STREAMED_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^/v1/datasets/upload$"), "max_archive_bytes"),
-    (re.compile(r"^/v1/models/[^/]+/(embed|energy|search)$"), "max_upload_bytes"),
+# path pattern -> the setting that limits its body, and whether the route streams it
+ROUTE_LIMITS: tuple[tuple[re.Pattern[str], str, bool], ...] = (
+    (re.compile(r"^/v1/datasets/upload$"), "max_archive_bytes", True),
+    (re.compile(r"^/v1/models/[^/]+/(embed|search)$"), "max_upload_bytes", True),
+    (re.compile(r"^/v1/models/[^/]+/energy$"), "max_upload_bytes", False),
 )
 # Strings are removed before counting brackets, so brackets inside strings do not count.
 JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -85,24 +88,23 @@ class RequestLimits:
         self.app = app
         self.settings = settings
 
-    def streamed_limit(self, path: str) -> int | None:
-        for pattern, setting in STREAMED_ROUTES:
+    def limit_of(self, path: str) -> tuple[int, bool]:
+        """(body limit in bytes, whether the route reads its body as a stream)."""
+        for pattern, setting, streamed in ROUTE_LIMITS:
             if pattern.match(path):
-                limit: int = getattr(self.settings, setting)
-                return limit
-        return None
+                return int(getattr(self.settings, setting)), streamed
+        return self.settings.max_request_bytes, False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        streamed = self.streamed_limit(scope["path"])
-        limit = streamed if streamed is not None else self.settings.max_request_bytes
+        limit, streamed = self.limit_of(scope["path"])
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
             await _answer(send, too_large(limit))
             return
-        if streamed is not None:
+        if streamed:
             await self.app(scope, _counting(receive, limit), send)
             return
         try:

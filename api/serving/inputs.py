@@ -17,6 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.errors import ApiError, field_errors, validation_error
+from api.request_limits import too_large
 from api.schemas.models import DatasetItems, EmbedRequest, EncodingFormat
 from api.schemas.serving import SearchOptions, SearchRequest
 from api.serving.images import decode_base64
@@ -46,18 +47,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, or a 413 as soon as it is known to exceed ``limit`` bytes."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "payload_too_large", f"request body over {limit} bytes")
 
 
 def content_kind(request: Request) -> str:

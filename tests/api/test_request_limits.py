@@ -40,14 +40,11 @@ def test_a_body_over_the_limit_is_413_with_or_without_content_length(
         assert streamed.status_code == 413
         assert client.get("/v1/datasets").json()["total"] == 0
 
-    with serve(max_upload_bytes=2048) as client:  # a route with its own limit
-        for route in ("energy", "embed", "search"):
-            answer = client.post(
-                f"/v1/models/m/{route}",
-                content=chunks(),
-                headers={"Content-Type": "application/json"},
-            )
-            assert answer.status_code == 413, (route, answer.text)
+    with serve(max_upload_bytes=2048) as client:  # a buffered route with its own limit
+        answer = client.post(
+            "/v1/models/m/energy", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code == 413, answer.text  # not FastAPI's 400 for a failed read
 
 
 def test_deeply_nested_json_is_a_400_before_any_parser_recurses(client: TestClient) -> None:

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         32, ge=1, description="Queued + running jobs, probes and dataset embeddings per tenant."
     )
     rate_limit_per_second: float = Field(
-        20.0, ge=0, description="Sustained requests per second per API key; 0 = no limit."
+        100.0, ge=0, description="Sustained requests per second per API key; 0 = no limit."
     )
     rate_limit_burst: int = Field(200, ge=1, description="Requests a key may make at once.")
     max_request_bytes: int = Field(

@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 
 class ApiError(Exception):
@@ -69,10 +71,31 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(error.code, error.message, error.details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "http_error"
         )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
         return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
         )
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the routes of ``path`` serve: those written exactly as ``path`` if any
+    (``/v1/datasets/upload``, not also ``/v1/datasets/{dataset_id}``), else those whose
+    pattern matches it. (Starlette's own 405 names only the methods of the first route
+    whose path matches: ``Allow: POST`` for a path with GET and POST.)"""
+    exact: set[str] = set()
+    matching: set[str] = set()
+    for context in iter_route_contexts(app.routes):
+        if context.path is None:
+            continue
+        methods = set(getattr(context, "methods", None) or ())
+        if context.path == path:
+            exact |= methods
+        elif compile_path(context.path)[0].match(path):
+            matching |= methods
+    return sorted(exact or matching)

@@ -89,11 +89,6 @@ schema = schemathesis.openapi.from_dict(
                 # a decodable image, "exactly one of image or vector", a batch size no
                 # larger than the dataset.
                 "positive_data_acceptance": {"enabled": False},
-                # Sends an undocumented method (e.g. OPTIONS /v1/datasets) and checks the
-                # 405's Allow header. Starlette's router lists only the methods of the
-                # first route matching the path (Allow: POST, not GET, POST): a framework
-                # limitation, reported; the 405 itself is still checked (unsupported_method).
-                "allow_header_conformance": {"enabled": False},
                 # Re-sends each case without its key through a network client, which needs
                 # a live server; tests/api/test_route_access.py sends every route of the
                 # route table without a key, with an unknown one and with a revoked one.

@@ -91,3 +91,10 @@ def test_a_file_link_leading_out_of_the_dataset_is_not_scanned(
     assert registered()["image_count"] == 31  # the link out is not a file of the dataset
     (inside[1].parent / "again.png").symlink_to(inside[1])
     assert registered()["image_count"] == 32  # a link to a file inside it is
+
+
+def test_a_405_lists_every_method_of_the_path(client: TestClient) -> None:
+    answer = client.request("DELETE", "/v1/datasets")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, POST"
+    assert answer.json()["code"] == "method_not_allowed"

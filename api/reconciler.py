@@ -11,7 +11,8 @@ A pass does two things:
 
 Linear probes and dataset embeddings (``api.persistence.model_tasks``) get the same two
 treatments: a lost lease puts them back in the queue (or fails them after
-``max_job_attempts``), and one nobody claimed is sent again.
+``max_job_attempts``), and one nobody claimed is sent again. A pass also removes dataset
+uploads that an API process killed mid-upload left behind (``api.uploads.incoming``).
 
 Every API process runs one, but only one pass runs at a time anywhere (``exclusive_pass``:
 a PostgreSQL advisory lock, or a file lock beside a SQLite database). Correctness does not
@@ -40,6 +41,7 @@ from api.persistence.db import session_scope
 from api.persistence.models import DatasetEmbedding, Evaluation, JobStatus, utcnow
 from api.queue import EMBED_DATASET_TASK, EVALUATE_TASK, RUN_JOB_TASK, publish
 from api.settings import Settings
+from api.uploads.incoming import sweep_stale_uploads
 
 log = logging.getLogger(__name__)
 S = JobStatus
@@ -62,6 +64,7 @@ def reconcile_once(settings: Settings, celery: Celery) -> list[str] | None:
         resend += [(RUN_JOB_TASK, i) for i in _handle_expired_leases(session, settings)]
         resend += [(RUN_JOB_TASK, i) for i in _stale_waiting(session, settings)]
         resend += _model_tasks(session, settings)
+    sweep_stale_uploads(settings)
     for task, row_id in resend:
         try:
             publish(celery, task, row_id)

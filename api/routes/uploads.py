@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from api.schemas.common import ERROR
 from api.schemas.datasets import DatasetOut
 from api.settings import Settings
 from api.uploads.archive import ArchiveLimits, UnsafeArchiveError, archive_kind, extract_images
+from api.uploads.incoming import incoming_dir
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 ARCHIVE_BODY = {
@@ -87,17 +87,17 @@ async def upload_dataset(
     An archive with absolute or ``..`` paths, links or device files, or past the size,
     member-count or compression-ratio limits is refused whole and leaves nothing behind.
     """
-    tenant_dir = settings.tenant_dir(principal.tenant_id)
-    incoming = tenant_dir / "incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
-    archive = incoming / f"{uuid.uuid4().hex}.upload"
+    incoming = incoming_dir(settings, principal.tenant_id)
     dataset_id = new_id()
-    dest = tenant_dir / "datasets" / dataset_id
+    archive, unpacked = incoming / f"{dataset_id}.upload", incoming / f"{dataset_id}.d"
+    dest = settings.tenant_dir(principal.tenant_id) / "datasets" / dataset_id
     try:
         await receive_to_file(request, archive)
-        fields = await run_in_threadpool(unpack, archive, dest, settings)
+        fields = await run_in_threadpool(unpack, archive, unpacked, settings)
     finally:
         archive.unlink(missing_ok=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    unpacked.rename(dest)  # complete and scanned: only now under datasets/
     try:
         with session_scope(settings.resolved_database_url, tenant=principal.tenant_id) as session:
             dataset = datasets.create_dataset(

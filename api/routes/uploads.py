@@ -38,17 +38,14 @@ def archive_limits(settings: Settings) -> ArchiveLimits:
     )
 
 
-async def receive_to_file(request: Request, target: Path) -> int:
-    """Write the request body to ``target`` as it arrives; its size in bytes.
+async def receive_to_file(request: Request, target: Path) -> None:
+    """Write the request body to ``target`` as it arrives.
 
     The body limit (413) is enforced by ``api.request_limits`` while it streams.
     """
-    size = 0
     with target.open("wb") as out:
         async for chunk in request.stream():
-            size += len(chunk)
             await run_in_threadpool(out.write, chunk)
-    return size
 
 
 def unpack(archive: Path, dest: Path, settings: Settings) -> dict[str, Any]:

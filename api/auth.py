@@ -21,8 +21,8 @@ from api.rate_limit import RateLimiter, retry_after_header
 from api.settings import Settings
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sslpt"'}
-# Declares the scheme in the OpenAPI description (the "Authorize" button of /docs); the
-# header is read and checked below, so that every failure is our JSON 401.
+# Parses the header and declares the scheme in the OpenAPI description (the "Authorize"
+# button of /docs); auto_error is off so that every failure is our JSON 401.
 BEARER = HTTPBearer(
     auto_error=False, description="An API key: `sslpt keys create`, or printed by `sslpt up`."
 )
@@ -40,16 +40,15 @@ def unauthorized(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, headers=CHALLENGE)
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization")
-    if not header:
-        raise unauthorized(
-            "missing_api_key", "this route needs an API key: Authorization: Bearer <key>"
-        )
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+def bearer_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The key of a ``Bearer`` header (as ``HTTPBearer`` parsed it), or the 401 that fits."""
+    if credentials is not None:
+        return credentials.credentials
+    if request.headers.get("authorization"):
         raise unauthorized("invalid_authorization", "expected Authorization: Bearer <key>")
-    return token.strip()
+    raise unauthorized(
+        "missing_api_key", "this route needs an API key: Authorization: Bearer <key>"
+    )
 
 
 def _lookup(settings: Settings, token: str) -> Principal | None:
@@ -64,11 +63,11 @@ def _lookup(settings: Settings, token: str) -> Principal | None:
 
 
 def get_principal(
-    request: Request, _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 ) -> Principal:
     """The caller's live key (401 if missing, unknown or revoked), rate limited (429)."""
     settings: Settings = request.app.state.settings
-    principal = _lookup(settings, bearer_token(request))
+    principal = _lookup(settings, bearer_token(request, credentials))
     if principal is None:
         raise unauthorized("invalid_api_key", "the API key is unknown or revoked")
     limiter: RateLimiter = request.app.state.rate_limiter

@@ -27,6 +27,13 @@ import torch
 from torch import nn
 
 
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when present, else the CPU), or the named device (``cpu``, ``cuda:1``)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def bf16_supported(device: torch.device) -> bool:
     """Whether ``device`` has fast bf16 matrix kernels for autocast to use."""
     if device.type == "cuda":

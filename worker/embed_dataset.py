@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from sqlalchemy.orm import Session
 
@@ -24,11 +23,8 @@ from api.persistence.models import DatasetEmbedding, JobStatus
 from api.serving.vector_index import Item, write_index_folder
 from api.settings import Settings
 from ssl_engine.evaluation.features import embed_uint8
-from ssl_engine.inference import load_for_inference
-from worker.job_data import load_job_images
-from worker.model_on_dataset import ModelOnDataset
+from worker.model_on_dataset import ModelOnDataset, load_model_and_images
 from worker.model_task import run_model_task
-from worker.run_job import select_device
 
 
 def embed_dataset(settings: Settings, embedding_id: str) -> str | None:
@@ -54,21 +50,8 @@ def embeddings_dir(settings: Settings, tenant_id: str, embedding_id: str) -> Pat
 
 def _embed_and_index(settings: Settings, spec: ModelOnDataset) -> dict[str, Any]:
     """Embed every readable image, write the index folder; the row's new fields."""
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
     started = time.perf_counter()
-    device = select_device(settings.device)
-    data = load_job_images(
-        spec.dataset_path, spec.image_size, settings.cache_dir, settings.max_bad_image_fraction
-    )
-    model = load_for_inference(
-        spec.weights_path,
-        method=spec.method,
-        backbone=spec.backbone,
-        image_size=spec.image_size,
-        hyperparameters=spec.hyperparameters,
-        device=device,
-    )
+    model, data, device = load_model_and_images(settings, spec)
     vectors = F.normalize(embed_uint8(model, data.images, device), dim=1).cpu()  # (N, D)
     labels: list[int | None] = [None] * len(data.files) if data.labels is None else [*data.labels]
     items = [

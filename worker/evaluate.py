@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import time
 
-import torch
 from sqlalchemy.orm import Session
 
 from api.persistence import evaluations
 from api.persistence.models import Evaluation
 from api.settings import Settings
 from ssl_engine.evaluation.linear_probe import ProbeResult, probe_labeled_images
-from ssl_engine.inference import load_for_inference
-from worker.job_data import JobInputError, load_job_images
-from worker.model_on_dataset import ModelOnDataset
+from worker.job_data import JobInputError
+from worker.model_on_dataset import ModelOnDataset, load_model_and_images
 from worker.model_task import run_model_task
-from worker.run_job import select_device
 
 
 def run_evaluation(settings: Settings, evaluation_id: str) -> str | None:
@@ -45,22 +42,9 @@ def run_evaluation(settings: Settings, evaluation_id: str) -> str | None:
 
 
 def _probe(settings: Settings, spec: ModelOnDataset) -> ProbeResult:
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
-    device = select_device(settings.device)
-    data = load_job_images(
-        spec.dataset_path, spec.image_size, settings.cache_dir, settings.max_bad_image_fraction
-    )
+    model, data, device = load_model_and_images(settings, spec)
     if data.labels is None or len(data.classes) < 2:
         raise JobInputError(f"dataset at {spec.dataset_path} is not labeled (class sub-folders)")
-    model = load_for_inference(
-        spec.weights_path,
-        method=spec.method,
-        backbone=spec.backbone,
-        image_size=spec.image_size,
-        hyperparameters=spec.hyperparameters,
-        device=device,
-    )
     return probe_labeled_images(
         model, data.images, data.files, data.labels, len(data.classes), device
     )

@@ -6,10 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from sqlalchemy.orm import Session
 
 from api.persistence import datasets, trained_models
-from worker.job_data import JobInputError
+from api.settings import Settings
+from ssl_engine.acceleration import resolve_device
+from ssl_engine.inference import load_for_inference
+from ssl_engine.methods.base import Method
+from worker.job_data import JobImages, JobInputError, load_job_images
 
 
 @dataclass(frozen=True)
@@ -47,3 +52,25 @@ def read_model_on_dataset(
         hyperparameters=dict(model.hyperparameters),
         dataset_path=Path(dataset.path),
     )
+
+
+def load_model_and_images(
+    settings: Settings, spec: ModelOnDataset
+) -> tuple[Method, JobImages, torch.device]:
+    """The model as it is served (eval mode, on the worker's device) and the dataset's
+    images decoded at the model's resolution (the cache training uses)."""
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    device = resolve_device(settings.device)
+    data = load_job_images(
+        spec.dataset_path, spec.image_size, settings.cache_dir, settings.max_bad_image_fraction
+    )
+    model = load_for_inference(
+        spec.weights_path,
+        method=spec.method,
+        backbone=spec.backbone,
+        image_size=spec.image_size,
+        hyperparameters=spec.hyperparameters,
+        device=device,
+    )
+    return model, data, device

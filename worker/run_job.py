@@ -24,6 +24,7 @@ from api.persistence.db import session_scope
 from api.persistence.models import JobStatus
 from api.queue import publish_job
 from api.settings import Settings
+from ssl_engine.acceleration import resolve_device
 from ssl_engine.checkpoint import CheckpointWriteError
 from ssl_engine.data.loader import BatchLoader
 from ssl_engine.evaluation.online import KnnEvaluator, hold_out_for_knn
@@ -45,12 +46,6 @@ JOB_FAILURES = (NonFiniteLossError, JobInputError, CheckpointWriteError)
 
 def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def select_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def run_job(settings: Settings, job_id: str) -> str | None:
@@ -120,7 +115,7 @@ def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[Tra
     """Prepare data and method, then train; returns the result and the embedding size."""
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    device = select_device(settings.device)
+    device = resolve_device(settings.device)
     data = load_job_images(
         Path(spec.dataset_path),
         spec.image_size,

@@ -160,14 +160,12 @@ class ModelCache:
     def _load(self, spec: ModelSpec) -> LoadedModel:
         import torch
 
+        from ssl_engine.acceleration import resolve_device
         from ssl_engine.inference import load_for_inference
 
         if self.torch_threads:
             torch.set_num_threads(self.torch_threads)
-        if self.device_name == "auto":
-            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        else:
-            device = torch.device(self.device_name)
+        device = resolve_device(self.device_name)
         start = time.perf_counter()
         module = load_for_inference(
             spec.weights_path,

@@ -189,3 +189,25 @@ def flushed_redis(url: str) -> str:
 
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+@contextmanager
+def production_service(tmp: Path, **env_overrides: str) -> Iterator[Service]:
+    """``running_service`` on a fresh PostgreSQL database and a flushed Redis database
+    (skipped without them, a failure when the services are required)."""
+    admin_url = required_url(POSTGRES_ENV)
+    redis_url = flushed_redis(required_url(REDIS_ENV))
+    with (
+        fresh_postgres_database(admin_url) as database_url,
+        running_service(
+            tmp, SSLPT_DATABASE_URL=database_url, SSLPT_BROKER_URL=redis_url, **env_overrides
+        ) as service,
+    ):
+        yield service
+
+
+def register_folder(client: httpx.Client, folder: Path, name: str = "shapes") -> str:
+    """Register ``folder`` as a dataset; its id."""
+    response = client.post("/v1/datasets", json={"name": name, "path": str(folder)})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])

@@ -12,12 +12,8 @@ import pytest
 from api.settings import Settings
 from tests.image_folders import make_image_folder
 from tests.integration.services import (
-    POSTGRES_ENV,
-    REDIS_ENV,
     Service,
-    flushed_redis,
-    fresh_postgres_database,
-    required_url,
+    production_service,
     running_service,
 )
 from tests.serving.random_models import register_random_model
@@ -66,13 +62,6 @@ def test_embedding_job_and_search_with_the_embedded_defaults(tmp_path: Path) -> 
 
 
 def test_embedding_job_and_search_with_redis_and_postgresql(tmp_path: Path) -> None:
-    admin_url = required_url(POSTGRES_ENV)
-    redis_url = flushed_redis(required_url(REDIS_ENV))
     folder = make_image_folder(tmp_path / "images")
-    with (
-        fresh_postgres_database(admin_url) as database_url,
-        running_service(
-            tmp_path, SSLPT_DATABASE_URL=database_url, SSLPT_BROKER_URL=redis_url
-        ) as service,
-    ):
-        embed_and_search(service, database_url, folder)
+    with production_service(tmp_path) as service:
+        embed_and_search(service, service.env["SSLPT_DATABASE_URL"], folder)

@@ -10,12 +10,8 @@ import pytest
 
 from tests.image_folders import make_image_folder
 from tests.integration.services import (
-    POSTGRES_ENV,
-    REDIS_ENV,
     Service,
-    flushed_redis,
-    fresh_postgres_database,
-    required_url,
+    production_service,
     running_service,
     wait_for_job,
 )
@@ -76,13 +72,6 @@ def test_knn_per_epoch_and_linear_probe_on_the_embedded_service(tmp_path: Path) 
 
 
 def test_knn_per_epoch_and_linear_probe_on_redis_and_postgresql(tmp_path: Path) -> None:
-    admin_url = required_url(POSTGRES_ENV)
-    redis_url = flushed_redis(required_url(REDIS_ENV))
     folder = make_image_folder(tmp_path / "images", per_class=10, size=16)
-    with (
-        fresh_postgres_database(admin_url) as database_url,
-        running_service(
-            tmp_path, SSLPT_DATABASE_URL=database_url, SSLPT_BROKER_URL=redis_url
-        ) as service,
-    ):
+    with production_service(tmp_path) as service:
         knn_then_probe(service, folder)

@@ -14,12 +14,7 @@ from api.persistence.models import JobEvent, Model
 from tests.image_folders import make_image_folder
 from tests.integration.faults import wait_until
 from tests.integration.services import (
-    POSTGRES_ENV,
-    REDIS_ENV,
-    flushed_redis,
-    fresh_postgres_database,
-    required_url,
-    running_service,
+    production_service,
 )
 
 pytestmark = pytest.mark.integration
@@ -34,11 +29,8 @@ def test_many_concurrent_jobs_all_succeed_once_with_two_workers(
 ) -> None:
     folder = make_image_folder(tmp_path / "images", per_class=4, labeled=False)  # 2 steps a job
     with (
-        fresh_postgres_database(required_url(POSTGRES_ENV)) as database_url,
-        running_service(
+        production_service(
             tmp_path,
-            SSLPT_DATABASE_URL=database_url,
-            SSLPT_BROKER_URL=flushed_redis(required_url(REDIS_ENV)),
             SSLPT_PROGRESS_EVERY_STEPS="2",
             # one tenant submits all: lift its quota and rate limit (tested elsewhere)
             SSLPT_MAX_ACTIVE_JOBS_PER_TENANT=str(JOBS),
@@ -67,7 +59,7 @@ def test_many_concurrent_jobs_all_succeed_once_with_two_workers(
         succeeded = client.get("/v1/jobs", params={"status": "succeeded", "limit": 1}).json()
         assert succeeded["total"] == JOBS
 
-        engine = create_engine(database_url)
+        engine = create_engine(service.env["SSLPT_DATABASE_URL"])
         with engine.connect() as db:
             claims = dict(
                 db.execute(

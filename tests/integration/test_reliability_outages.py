@@ -29,6 +29,7 @@ from tests.integration.services import (
     POSTGRES_ENV,
     Service,
     fresh_postgres_database,
+    register_folder,
     required_url,
     running_service,
     wait_for_job,
@@ -85,9 +86,7 @@ def client(service: Service) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def dataset_id(client: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = make_image_folder(tmp_path_factory.mktemp("images"), per_class=8, labeled=False)
-    response = client.post("/v1/datasets", json={"name": "shapes", "path": str(folder)})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    return register_folder(client, folder)
 
 
 def job_body(dataset_id: str, **overrides: Any) -> dict[str, Any]:

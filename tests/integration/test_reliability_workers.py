@@ -22,13 +22,9 @@ from api.settings import Settings
 from tests.image_folders import make_image_folder
 from tests.integration.faults import job_when, kill, step_of, wait_until, workers
 from tests.integration.services import (
-    POSTGRES_ENV,
-    REDIS_ENV,
     Service,
-    flushed_redis,
-    fresh_postgres_database,
-    required_url,
-    running_service,
+    production_service,
+    register_folder,
     wait_for_job,
 )
 from worker.celery_app import create_celery
@@ -50,16 +46,11 @@ RUN = {
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("workers")
-    with (
-        fresh_postgres_database(required_url(POSTGRES_ENV)) as database_url,
-        running_service(
-            tmp,
-            SSLPT_DATABASE_URL=database_url,
-            SSLPT_BROKER_URL=flushed_redis(required_url(REDIS_ENV)),
-            SSLPT_LEASE_SECONDS="8",  # a lost worker is noticed within ~9 s
-            SSLPT_RECONCILE_INTERVAL_SECONDS="1",
-        ) as running,
-    ):
+    with production_service(
+        tmp,
+        SSLPT_LEASE_SECONDS="8",  # a lost worker is noticed within ~9 s
+        SSLPT_RECONCILE_INTERVAL_SECONDS="1",
+    ) as running:
         yield running
 
 
@@ -72,9 +63,7 @@ def client(service: Service) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def dataset_id(client: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = make_image_folder(tmp_path_factory.mktemp("images"), per_class=24, labeled=False)
-    response = client.post("/v1/datasets", json={"name": "shapes", "path": str(folder)})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    return register_folder(client, folder)
 
 
 def submit(client: httpx.Client, dataset_id: str, **overrides: Any) -> str:

@@ -12,13 +12,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.exc import OperationalError
 
+from api.core.persistence import api_keys
+from api.core.persistence.db import session_scope
+from api.core.settings import Settings
 from api.errors import ApiError
-from api.persistence import api_keys
-from api.persistence.db import session_scope
 from api.rate_limit import RateLimiter, retry_after_header
-from api.settings import Settings
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sslpt"'}
 # Parses the header and declares the scheme in the OpenAPI description (the "Authorize"
@@ -52,14 +51,11 @@ def bearer_token(request: Request, credentials: HTTPAuthorizationCredentials | N
 
 
 def _lookup(settings: Settings, token: str) -> Principal | None:
-    try:
-        with session_scope(settings.resolved_database_url, tenant=None) as session:
-            key = api_keys.authenticate(session, token)
-            if key is None:
-                return None
-            return Principal(key.id, key.prefix, key.tenant_id, key.admin)
-    except OperationalError as error:
-        raise ApiError(503, "database_unavailable", "the database is unreachable") from error
+    with session_scope(settings.resolved_database_url, tenant=None) as session:
+        key = api_keys.authenticate(session, token)
+        if key is None:
+            return None
+        return Principal(key.id, key.prefix, key.tenant_id, key.admin)
 
 
 def get_principal(

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from api.client import ApiClientError, SslptClient
-from api.settings import Settings, get_settings
+from api.core.settings import Settings, get_settings
 
 app = typer.Typer(help="Self-supervised pretraining service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
@@ -64,7 +64,7 @@ def _fail(error: ApiClientError) -> typer.Exit:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: newest)."""
-    from api.persistence.migrate import upgrade
+    from api.core.persistence.migrate import upgrade
 
     settings = get_settings()
     upgrade(settings.resolved_database_url, revision)
@@ -81,32 +81,17 @@ def run_api() -> None:
 
 
 @app.command("worker")
-def run_worker(
-    loglevel: str = "INFO",
-) -> None:
-    """Run one Celery worker process: one job at a time (prefetch 1)."""
-    from worker.celery_app import QUEUE, celery_app
-
-    celery_app.worker_main(
-        [
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            f"--queues={QUEUE}",
-            f"--loglevel={loglevel}",
-            f"--hostname=sslpt-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
+def run_worker(loglevel: str = "INFO") -> None:
+    """Run one Celery worker process (``python -m worker``): one job at a time."""
+    os.execv(sys.executable, [sys.executable, "-m", "worker", f"--loglevel={loglevel}"])
 
 
 def _local_key(settings: Settings) -> str:
     """The embedded mode's key: the one in ``local_key_file`` if still live, else a new
     admin key of the ``local`` tenant, written there (owner-only) for the CLI."""
-    from api.persistence import api_keys
-    from api.persistence.db import session_scope
-    from api.persistence.models import LOCAL_TENANT
+    from api.core.persistence import api_keys
+    from api.core.persistence.db import session_scope
+    from api.core.persistence.tables import LOCAL_TENANT
 
     path = settings.local_key_file
     with session_scope(settings.resolved_database_url, tenant=None) as session:
@@ -136,10 +121,9 @@ def up() -> None:
     if not roots:
         roots = [str(Path.home())]
         env["SSLPT_DATASET_ROOTS"] = roots[0]
-    base = [sys.executable, "-m", "api.cli"]
     children = [
-        subprocess.Popen([*base, "worker"], env=env),
-        subprocess.Popen([*base, "api"], env=env),
+        subprocess.Popen([sys.executable, "-m", "worker"], env=env),
+        subprocess.Popen([sys.executable, "-m", "api.cli", "api"], env=env),
     ]
     console.print(
         f"[bold green]sslpt is up:[/bold green] {settings.resolved_api_url}  (API docs: /docs)\n"
@@ -181,8 +165,8 @@ def keys_create(
     admin: Annotated[bool, typer.Option(help="May manage tenants and keys over HTTP.")] = False,
 ) -> None:
     """Create a key and print it (once: only its hash is stored)."""
-    from api.persistence import api_keys
-    from api.persistence.db import session_scope
+    from api.core.persistence import api_keys
+    from api.core.persistence.db import session_scope
 
     settings = get_settings()
     try:
@@ -202,8 +186,8 @@ def keys_list(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
 ) -> None:
     """Every key: prefix, tenant, scope, last use, revoked or not."""
-    from api.persistence import api_keys
-    from api.persistence.db import session_scope
+    from api.core.persistence import api_keys
+    from api.core.persistence.db import session_scope
 
     table = Table("id", "prefix", "tenant", "name", "admin", "last used", "revoked")
     with session_scope(get_settings().resolved_database_url, tenant=None) as session:
@@ -227,8 +211,8 @@ def _when(moment: datetime | None) -> str:
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="The key's id or prefix.")]) -> None:
     """Revoke a key: its next request is refused (401)."""
-    from api.persistence import api_keys
-    from api.persistence.db import session_scope
+    from api.core.persistence import api_keys
+    from api.core.persistence.db import session_scope
 
     with session_scope(get_settings().resolved_database_url, tenant=None) as session:
         row = api_keys.find_key(session, key)

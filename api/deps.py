@@ -7,13 +7,11 @@ from typing import Annotated
 
 from celery import Celery
 from fastapi import Depends, Request
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from api.auth import AdminDep, PrincipalDep
-from api.errors import ApiError
-from api.persistence.db import open_session
-from api.settings import Settings
+from api.core.persistence.db import open_session
+from api.core.settings import Settings
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -27,15 +25,13 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 def _committed_session(settings: Settings, tenant: str | None) -> Iterator[Session]:
     """Yield a session committed when the handler returns without error.
 
-    A database that cannot be reached is a 503 the client can retry, never a 500.
+    A database that cannot be reached is a 503 the client can retry, never a 500
+    (``api.errors``).
     """
     session = open_session(settings.resolved_database_url, tenant=tenant)
     try:
         yield session
         session.commit()
-    except OperationalError as error:
-        session.rollback()
-        raise ApiError(503, "database_unavailable", "the database is unreachable") from error
     except BaseException:
         session.rollback()
         raise
@@ -44,7 +40,7 @@ def _committed_session(settings: Settings, tenant: str | None) -> Iterator[Sessi
 
 
 def get_session(settings: SettingsDep, principal: PrincipalDep) -> Iterator[Session]:
-    """The request's session, seeing only the caller's tenant (``api.persistence.tenancy``)."""
+    """The request's session, seeing only the caller's tenant (``api.core.persistence.tenancy``)."""
     yield from _committed_session(settings, principal.tenant_id)
 
 

@@ -8,8 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+
+from api.core.queue import BrokerUnavailable
 
 
 class ApiError(Exception):
@@ -69,6 +72,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         error = validation_error(field_errors(list(exc.errors())))
         return JSONResponse(error_body(error.code, error.message, error.details), status_code=422)
+
+    # The one place an unreachable backing service becomes a 503 the client can retry.
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_down(_request: Request, _exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            error_body("database_unavailable", "the database is unreachable"), status_code=503
+        )
+
+    @app.exception_handler(BrokerUnavailable)
+    async def _broker_down(_request: Request, exc: BrokerUnavailable) -> JSONResponse:
+        return JSONResponse(error_body("broker_unavailable", str(exc)), status_code=503)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from api.core.persistence import datasets, trained_models
+from api.core.persistence.tables import Dataset, TrainedModel
 from api.errors import ApiError, not_found, validation_error
-from api.persistence import datasets, trained_models
-from api.persistence.models import Dataset, Model
 
 
-def model_or_404(session: Session, model_id: str) -> Model:
+def model_or_404(session: Session, model_id: str) -> TrainedModel:
     model = trained_models.get_model(session, model_id)
     if model is None:
         raise not_found("model", model_id)

@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from api.auth import get_principal
+from api.core.queue import create_celery
+from api.core.settings import Settings, get_settings
 from api.errors import install_error_handlers
 from api.observability import install_request_metrics
 from api.rate_limit import RateLimiter
@@ -34,8 +36,6 @@ from api.routes import (
 )
 from api.schemas.common import ErrorResponse
 from api.serving.setup import install_serving
-from api.settings import Settings, get_settings
-from worker.celery_app import create_celery
 
 KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "No API key, or an unknown or revoked one."},

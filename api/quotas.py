@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.core.persistence.api_keys import get_tenant
+from api.core.persistence.tables import DatasetEmbedding, Evaluation, Job, JobStatus
+from api.core.persistence.tenancy import session_tenant
+from api.core.settings import Settings
 from api.errors import ApiError
-from api.persistence.api_keys import get_tenant
-from api.persistence.models import DatasetEmbedding, Evaluation, Job, JobStatus
-from api.persistence.tenancy import session_tenant
-from api.settings import Settings
 
 S = JobStatus
 ACTIVE = (S.QUEUED, S.RUNNING, S.CANCELLING, S.INTERRUPTED)

@@ -9,10 +9,10 @@ A pass does two things:
   is published again: a broker that restarted empty (Redis without persistence) or a
   message a dead worker had prefetched would otherwise leave it waiting forever.
 
-Linear probes and dataset embeddings (``api.persistence.model_tasks``) get the same two
+Linear probes and dataset embeddings (``api.core.persistence.model_tasks``) get the same two
 treatments: a lost lease puts them back in the queue (or fails them after
 ``max_job_attempts``), and one nobody claimed is sent again. A pass also removes dataset
-uploads that an API process killed mid-upload left behind (``api.uploads.incoming``).
+uploads that an API process killed mid-upload left behind (``api.core.incoming``).
 
 Every API process runs one, but only one pass runs at a time anywhere (``exclusive_pass``:
 a PostgreSQL advisory lock, or a file lock beside a SQLite database). Correctness does not
@@ -35,13 +35,18 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from api.errors import ApiError
-from api.persistence import jobs, model_tasks
-from api.persistence.db import session_scope
-from api.persistence.models import DatasetEmbedding, Evaluation, JobStatus, utcnow
-from api.queue import EMBED_DATASET_TASK, EVALUATE_TASK, RUN_JOB_TASK, publish
-from api.settings import Settings
-from api.uploads.incoming import sweep_stale_uploads
+from api.core.incoming import sweep_stale_uploads
+from api.core.persistence import jobs, model_tasks
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import DatasetEmbedding, Evaluation, JobStatus, utcnow
+from api.core.queue import (
+    EMBED_DATASET_TASK,
+    EVALUATE_TASK,
+    RUN_JOB_TASK,
+    BrokerUnavailable,
+    publish,
+)
+from api.core.settings import Settings
 
 log = logging.getLogger(__name__)
 S = JobStatus
@@ -68,7 +73,7 @@ def reconcile_once(settings: Settings, celery: Celery) -> list[str] | None:
     for task, row_id in resend:
         try:
             publish(celery, task, row_id)
-        except ApiError:
+        except BrokerUnavailable:
             log.warning("reconciler: broker down; %s(%s) is sent again later", task, row_id)
     return [row_id for _, row_id in resend]
 

@@ -17,8 +17,8 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from api.core.settings import Settings
 from api.errors import ApiError, error_body
-from api.settings import Settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -53,12 +53,12 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 from safetensors.torch import save_file
 
-from api.persistence import datasets, jobs, trained_models
-from api.persistence.api_keys import create_key
-from api.persistence.db import session_scope
-from api.persistence.migrate import upgrade
-from api.persistence.models import LOCAL_TENANT
-from api.settings import Settings
+from api.core.persistence import datasets, jobs, trained_models
+from api.core.persistence.api_keys import create_key
+from api.core.persistence.db import session_scope
+from api.core.persistence.migrate import upgrade
+from api.core.persistence.tables import LOCAL_TENANT
+from api.core.settings import Settings
 from ssl_engine.data.formats import decode_image_bytes
 from ssl_engine.factory import build_method
 from ssl_engine.inference import embed_images, load_for_inference

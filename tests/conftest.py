@@ -9,10 +9,10 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
+from api.core.persistence.migrate import upgrade
+from api.core.persistence.tables import LOCAL_TENANT
+from api.core.settings import Settings
 from api.main import create_app
-from api.persistence.migrate import upgrade
-from api.persistence.models import LOCAL_TENANT
-from api.settings import Settings
 from tests.image_folders import make_image_folder
 from tests.keys import bearer, create_key
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from api.persistence import api_keys
-from api.persistence.db import session_scope
-from api.settings import Settings
+from api.core.persistence import api_keys
+from api.core.persistence.db import session_scope
+from api.core.settings import Settings
 
 
 def create_key(settings: Settings, tenant: str = "team-a", *, admin: bool = False) -> str:

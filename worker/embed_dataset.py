@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import torch.nn.functional as F
 from sqlalchemy.orm import Session
 
-from api.persistence import model_tasks
-from api.persistence.models import DatasetEmbedding, JobStatus
-from api.serving.vector_index import Item, write_index_folder
-from api.settings import Settings
+from api.core.artifacts import embeddings_dir
+from api.core.persistence import model_tasks
+from api.core.persistence.tables import DatasetEmbedding, JobStatus
+from api.core.settings import Settings
+from api.core.vector_index import Item, write_index_folder
 from ssl_engine.evaluation.features import embed_uint8
 from worker.model_on_dataset import ModelOnDataset, load_model_and_images
 from worker.model_task import run_model_task
@@ -42,10 +42,6 @@ def embed_dataset(settings: Settings, embedding_id: str) -> str | None:
         lambda spec: _embed_and_index(settings, spec),
         record,
     )
-
-
-def embeddings_dir(settings: Settings, tenant_id: str, embedding_id: str) -> Path:
-    return settings.tenant_dir(tenant_id) / "embeddings" / embedding_id
 
 
 def _embed_and_index(settings: Settings, spec: ModelOnDataset) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import time
 
 from sqlalchemy.orm import Session
 
-from api.persistence import evaluations
-from api.persistence.models import Evaluation
-from api.settings import Settings
+from api.core.persistence import evaluations
+from api.core.persistence.tables import Evaluation
+from api.core.settings import Settings
 from ssl_engine.evaluation.linear_probe import ProbeResult, probe_labeled_images
 from worker.job_data import JobInputError
 from worker.model_on_dataset import ModelOnDataset, load_model_and_images

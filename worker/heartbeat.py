@@ -10,9 +10,9 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from api.persistence import jobs
-from api.persistence.db import session_scope
-from api.persistence.models import JobStatus
+from api.core.persistence import jobs
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import JobStatus
 
 log = logging.getLogger(__name__)
 

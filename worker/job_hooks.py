@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from api.persistence import jobs, metrics
-from api.persistence.db import session_scope
+from api.core.persistence import jobs, metrics
+from api.core.persistence.db import session_scope
 from ssl_engine.trainer import Progress
 from worker.db_retry import with_retries
 from worker.heartbeat import Heartbeat, StopReason

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.persistence import datasets, jobs
-from api.persistence.db import session_scope
+from api.core.persistence import datasets, jobs
+from api.core.persistence.db import session_scope
 from worker.job_data import JobInputError
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from sqlalchemy.orm import Session
 
-from api.persistence import datasets, trained_models
-from api.settings import Settings
+from api.core.persistence import datasets, trained_models
+from api.core.settings import Settings
 from ssl_engine.acceleration import resolve_device
 from ssl_engine.inference import load_for_inference
 from ssl_engine.methods.base import Method

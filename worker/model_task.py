@@ -1,7 +1,7 @@
 """The life of a probe or a dataset embedding in a worker: claim, work under a lease, end.
 
 The message carries only the row id. The worker claims the row with a lease
-(``api.persistence.model_tasks``), renews the lease from a heartbeat thread while it
+(``api.core.persistence.model_tasks``), renews the lease from a heartbeat thread while it
 works, and ends the row only while it still holds the lease: a worker that was presumed
 lost and replaced writes nothing. Bad input (a dataset gone unreadable, a removed model)
 fails the row with the reason; any other error fails it with the exception named.
@@ -16,11 +16,11 @@ from typing import TypeVar, cast
 
 from sqlalchemy.orm import Session
 
-from api.persistence import model_tasks
-from api.persistence.db import session_scope
-from api.persistence.model_tasks import TaskTable
-from api.persistence.models import DatasetEmbedding, Evaluation, JobStatus
-from api.settings import Settings
+from api.core.persistence import model_tasks
+from api.core.persistence.db import session_scope
+from api.core.persistence.model_tasks import TaskTable
+from api.core.persistence.tables import DatasetEmbedding, Evaluation, JobStatus
+from api.core.settings import Settings
 from worker.heartbeat import Heartbeat, StopReason
 from worker.job_data import JobInputError
 from worker.model_on_dataset import ModelOnDataset, read_model_on_dataset

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from api.persistence import jobs, trained_models
-from api.persistence.db import session_scope
-from api.persistence.models import JobStatus, new_id
-from api.settings import Settings
+from api.core.artifacts import model_dir
+from api.core.persistence import jobs, trained_models
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import JobStatus, new_id
+from api.core.settings import Settings
 from ssl_engine.checkpoint import MODEL_FILE
 from ssl_engine.trainer import TrainResult
 from worker.db_retry import retry_final_write
@@ -51,9 +52,7 @@ def _publish_once(
     final_metrics: dict[str, float],
 ) -> bool:
     model_id = new_id()
-    weights = _write_weights(
-        settings.tenant_dir(spec.tenant_id) / "models" / model_id, spec, result.checkpoint
-    )
+    weights = _write_weights(model_dir(settings, spec.tenant_id, model_id), spec, result.checkpoint)
     published = False
     try:
         with session_scope(settings.resolved_database_url, tenant=None) as session:

@@ -18,12 +18,12 @@ from typing import Any
 
 import torch
 
-from api.errors import ApiError
-from api.persistence import jobs
-from api.persistence.db import session_scope
-from api.persistence.models import JobStatus
-from api.queue import publish_job
-from api.settings import Settings
+from api.core.artifacts import checkpoints_dir
+from api.core.persistence import jobs
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import JobStatus
+from api.core.queue import RUN_JOB_TASK, BrokerUnavailable, publish
+from api.core.settings import Settings
 from ssl_engine.acceleration import resolve_device
 from ssl_engine.checkpoint import CheckpointWriteError
 from ssl_engine.data.loader import BatchLoader
@@ -146,7 +146,7 @@ def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[Tra
         log_every_steps=settings.progress_every_steps,
         **spec.training,  # type: ignore[arg-type]
     )
-    checkpoint_dir = settings.job_dir(spec.tenant_id, spec.id) / "checkpoints"
+    checkpoint_dir = checkpoints_dir(settings, spec.tenant_id, spec.id)
     result = train(
         method, loader, config, checkpoint_dir, hooks, device=device, evaluator=evaluator
     )
@@ -190,6 +190,6 @@ def _requeue(job_id: str) -> None:
     from worker.celery_app import celery_app
 
     try:
-        publish_job(celery_app, job_id)
-    except ApiError:  # the reconciler sends waiting jobs again
+        publish(celery_app, RUN_JOB_TASK, job_id)
+    except BrokerUnavailable:  # the reconciler sends waiting jobs again
         log.warning("could not re-queue job %s; the reconciler will", job_id)

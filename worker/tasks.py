@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.queue import EMBED_DATASET_TASK, EVALUATE_TASK, RUN_JOB_TASK
-from api.settings import get_settings
+from api.core.queue import EMBED_DATASET_TASK, EVALUATE_TASK, RUN_JOB_TASK
+from api.core.settings import get_settings
 from worker.celery_app import celery_app
 from worker.embed_dataset import embed_dataset
 from worker.evaluate import run_evaluation

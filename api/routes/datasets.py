@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.core.persistence import datasets
+from api.core.persistence.tables import Dataset
+from api.core.settings import Settings
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, not_found
-from api.persistence import datasets
-from api.persistence.models import Dataset
 from api.schemas.common import ERROR, MAX_SQL_INT, Page
 from api.schemas.datasets import DatasetCreate, DatasetOut
-from api.settings import Settings
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 MAX_LISTED_UNREADABLE = 100

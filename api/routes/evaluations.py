@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.core.persistence import evaluations
+from api.core.queue import EVALUATE_TASK, commit_and_publish
 from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import not_found
 from api.lookups import labeled_dataset, model_or_404
-from api.persistence import evaluations
-from api.queue import EVALUATE_TASK, commit_and_publish
 from api.quotas import check_work_quota
 from api.schemas.evaluations import EvaluationCreate, EvaluationOut
 

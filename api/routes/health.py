@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from api.core.persistence.db import get_engine
 from api.deps import CeleryDep, SettingsDep
-from api.persistence.db import get_engine
 
 router = APIRouter(tags=["health"])
 

@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.exc import IntegrityError
 
+from api.core.persistence import jobs, metrics
+from api.core.persistence.tables import FINISHED_STATUSES, Job, JobStatus
+from api.core.queue import RUN_JOB_TASK, commit_and_publish
 from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, not_found, validation_error
 from api.lookups import dataset_field, labeled_dataset
 from api.method_catalog import validate_method_options
-from api.persistence import jobs, metrics
-from api.persistence.models import FINISHED_STATUSES, Job, JobStatus
-from api.queue import RUN_JOB_TASK, commit_and_publish
 from api.quotas import check_work_quota
 from api.schemas.common import ERROR, MAX_SQL_INT, Page
 from api.schemas.jobs import (

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.auth import PrincipalDep
+from api.core.persistence import api_keys
 from api.deps import AdminSessionDep
 from api.errors import not_found
-from api.persistence import api_keys
 from api.schemas.common import ERROR
 from api.schemas.keys import TENANT_PATTERN, Identity, KeyCreate, KeyCreated, KeyOut
 

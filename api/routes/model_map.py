@@ -15,11 +15,11 @@ import numpy as np
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from api.core.persistence import dataset_embeddings
+from api.core.vector_index import ITEMS_FILE, VECTORS_FILE
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.lookups import model_or_404
-from api.persistence import dataset_embeddings
-from api.serving.vector_index import ITEMS_FILE, VECTORS_FILE
 
 router = APIRouter(prefix="/v1/models", tags=["search"])
 SAMPLE_SEED = 0  # the same sample on every call, so the map does not jump between loads

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from api.core.persistence import trained_models
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
 from api.lookups import model_or_404
-from api.persistence import trained_models
 from api.schemas.common import MAX_SQL_INT, Page
 from api.schemas.models import (
     EmbedRequest,

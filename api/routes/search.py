@@ -8,13 +8,14 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
+from api.core.persistence import dataset_embeddings
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import DatasetEmbedding
+from api.core.queue import EMBED_DATASET_TASK, commit_and_publish
+from api.core.vector_index import load_search_index
 from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, not_found, validation_error
 from api.lookups import dataset_field, model_or_404
-from api.persistence import dataset_embeddings
-from api.persistence.db import session_scope
-from api.persistence.models import DatasetEmbedding
-from api.queue import EMBED_DATASET_TASK, commit_and_publish
 from api.quotas import check_work_quota
 from api.schemas.serving import (
     DatasetEmbeddingCreate,
@@ -28,7 +29,6 @@ from api.serving.embedding import admit, embed_files, observed
 from api.serving.inputs import SearchQuery, read_search_query
 from api.serving.model_cache import ModelCache, ModelSpec
 from api.serving.threads import off_loop
-from api.serving.vector_index import load_search_index
 
 if TYPE_CHECKING:
     from torch import Tensor

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth import PrincipalDep
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import FINISHED_STATUSES, Job, JobEvent, Metric, utcnow
 from api.deps import SettingsDep, get_session
-from api.persistence.db import session_scope
-from api.persistence.models import FINISHED_STATUSES, Job, JobEvent, Metric, utcnow
 from api.routes.jobs import get_job_or_404, job_out
 from api.schemas.common import MAX_SQL_INT
 from api.schemas.jobs import JobEventOut

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from api.core.persistence import api_keys
 from api.deps import AdminSessionDep
-from api.persistence import api_keys
 from api.schemas.common import ERROR
 from api.schemas.keys import TENANT_PATTERN, TenantOut, TenantUpsert
 

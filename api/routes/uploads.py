@@ -10,17 +10,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import PrincipalDep
+from api.core.archive import ArchiveLimits, UnsafeArchiveError, archive_kind, extract_images
+from api.core.artifacts import incoming_dir, uploaded_dataset_dir
+from api.core.persistence import datasets
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import new_id
+from api.core.settings import Settings
 from api.deps import SettingsDep
 from api.errors import ApiError
-from api.persistence import datasets
-from api.persistence.db import session_scope
-from api.persistence.models import new_id
 from api.routes.datasets import dataset_out, scanned_fields
 from api.schemas.common import ERROR
 from api.schemas.datasets import DatasetOut
-from api.settings import Settings
-from api.uploads.archive import ArchiveLimits, UnsafeArchiveError, archive_kind, extract_images
-from api.uploads.incoming import incoming_dir
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 ARCHIVE_BODY = {
@@ -87,7 +87,7 @@ async def upload_dataset(
     incoming = incoming_dir(settings, principal.tenant_id)
     dataset_id = new_id()
     archive, unpacked = incoming / f"{dataset_id}.upload", incoming / f"{dataset_id}.d"
-    dest = settings.tenant_dir(principal.tenant_id) / "datasets" / dataset_id
+    dest = uploaded_dataset_dir(settings, principal.tenant_id, dataset_id)
     try:
         await receive_to_file(request, archive)
         fields = await run_in_threadpool(unpack, archive, unpacked, settings)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from fastapi.concurrency import run_in_threadpool
 
+from api.core.persistence import datasets
+from api.core.persistence.db import session_scope
 from api.errors import ApiError, not_found
-from api.persistence import datasets
-from api.persistence.db import session_scope
 from api.serving.inputs import EmbedInputs
 from ssl_engine.data.formats import is_image_name
 

@@ -7,14 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import OperationalError
 
 from api.auth import PrincipalDep
-from api.errors import ApiError, not_found
-from api.persistence import trained_models
-from api.persistence.db import session_scope
+from api.core.persistence import trained_models
+from api.core.persistence.db import session_scope
+from api.core.settings import Settings
+from api.errors import not_found
 from api.serving.model_cache import ModelCache, ModelSpec
-from api.settings import Settings
 
 
 def get_model_cache(request: Request) -> ModelCache:
@@ -28,22 +27,19 @@ ModelCacheDep = Annotated[ModelCache, Depends(get_model_cache)]
 def _spec_from_database(settings: Settings, tenant_id: str, model_id: str) -> ModelSpec:
     """Read the model row in a short session: embed requests may wait long in a queue and
     must not hold a database connection while they do."""
-    try:
-        with session_scope(settings.resolved_database_url, tenant=tenant_id) as session:
-            model = trained_models.get_model(session, model_id)
-            if model is None:
-                raise not_found("model", model_id)
-            return ModelSpec(
-                model_id=model.id,
-                tenant_id=model.tenant_id,
-                method=model.method,
-                backbone=model.backbone,
-                image_size=model.image_size,
-                hyperparameters=dict(model.hyperparameters),
-                weights_path=Path(model.weights_path),
-            )
-    except OperationalError as error:
-        raise ApiError(503, "database_unavailable", "the database is unreachable") from error
+    with session_scope(settings.resolved_database_url, tenant=tenant_id) as session:
+        model = trained_models.get_model(session, model_id)
+        if model is None:
+            raise not_found("model", model_id)
+        return ModelSpec(
+            model_id=model.id,
+            tenant_id=model.tenant_id,
+            method=model.method,
+            backbone=model.backbone,
+            image_size=model.image_size,
+            hyperparameters=dict(model.hyperparameters),
+            weights_path=Path(model.weights_path),
+        )
 
 
 async def model_spec(

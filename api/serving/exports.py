@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from api.persistence import datasets, jobs
-from api.persistence.models import Model
+from api.core.persistence import datasets, jobs
+from api.core.persistence.tables import TrainedModel
 
 if TYPE_CHECKING:
     from ssl_engine.export import ExportFormat
@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 CARD_FILE = "model_card.json"
 
 
-def export_archive_path(model: Model, fmt: ExportFormat) -> Path:
+def export_archive_path(model: TrainedModel, fmt: ExportFormat) -> Path:
     return Path(model.weights_path).parent / "exports" / f"{fmt}.zip"
 
 
-def model_card(session: Session, model: Model) -> dict[str, Any]:
+def model_card(session: Session, model: TrainedModel) -> dict[str, Any]:
     """Everything about ``model`` a user of an export needs, from the database rows."""
     from api.method_catalog import method_class
     from ssl_engine.export import preprocessing
@@ -71,7 +71,7 @@ def model_card(session: Session, model: Model) -> dict[str, Any]:
     }
 
 
-def build_export(model: Model, card: dict[str, Any], fmt: ExportFormat) -> Path:
+def build_export(model: TrainedModel, card: dict[str, Any], fmt: ExportFormat) -> Path:
     """The zip of ``model`` in ``fmt``, built on first request (slow: call off the loop)."""
     import torch
 

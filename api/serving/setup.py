@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.core.settings import Settings
 from api.errors import error_body
 from api.serving.batcher import BatchingConfig, QueueFullError
 from api.serving.model_cache import CacheLimits, ModelCache
-from api.settings import Settings
 
 RETRY_AFTER_SECONDS = 1
 

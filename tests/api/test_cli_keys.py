@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.cli import _local_key, app
+from api.core.settings import Settings, get_settings
 from api.main import create_app
-from api.settings import Settings, get_settings
 from tests.keys import bearer
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.settings import Settings
+from api.core.artifacts import tenant_dir
+from api.core.settings import Settings
 from tests.image_folders import image_bytes
 from tests.keys import bearer, create_key
 
@@ -94,9 +95,9 @@ def assert_nothing_left(
     listed = client.get("/v1/datasets")
     assert listed.status_code == 200
     assert listed.json()["total"] == 0
-    tenant_dir = settings.tenant_dir(tenant)
-    assert entries(tenant_dir / "datasets") == []
-    assert entries(tenant_dir / "incoming") == []
+    folder = tenant_dir(settings, tenant)
+    assert entries(folder / "datasets") == []
+    assert entries(folder / "incoming") == []
     assert list(tmp_path.rglob("evil.png")) == []
     assert not Path("/evil.png").exists()
     assert not (tmp_path.parent / "evil.png").exists()
@@ -136,7 +137,7 @@ def test_good_archive_becomes_a_dataset_of_the_tenant(
     assert fetched.json() == body
     listed = client.get("/v1/datasets").json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == body["id"]
-    assert entries(settings.tenant_dir("local") / "incoming") == []
+    assert entries(tenant_dir(settings, "local") / "incoming") == []
 
 
 def test_two_uploads_of_the_same_archive_are_two_datasets(
@@ -413,7 +414,7 @@ def test_other_tenant_neither_sees_the_upload_nor_shares_its_folder(
     theirs_path = Path(theirs.json()["path"])
     assert theirs_path.parent == settings.artifacts_dir / "tenants" / "team-b" / "datasets"
     assert extracted_files(theirs_path) == GOOD_IMAGES
-    assert entries(settings.tenant_dir("team-b") / "incoming") == []
+    assert entries(tenant_dir(settings, "team-b") / "incoming") == []
 
     # Each tenant lists only its own; the local tenant cannot read team-b's either.
     assert [d["id"] for d in client.get("/v1/datasets").json()["items"]] == [mine_id]
@@ -433,7 +434,7 @@ def test_missing_or_empty_name_is_422(client: TestClient, settings: Settings) ->
     assert "name" in missing.text
     empty = client.post(URL, params={"name": ""}, content=archive)
     assert empty.status_code == 422, empty.text
-    assert entries(settings.tenant_dir("local") / "datasets") == []
+    assert entries(tenant_dir(settings, "local") / "datasets") == []
 
 
 def test_upload_without_or_with_a_wrong_key_is_401(

@@ -9,11 +9,11 @@ import torch
 from fastapi.testclient import TestClient
 from safetensors.torch import save_file
 
+from api.core.persistence import evaluations, jobs, trained_models
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT
+from api.core.settings import Settings
 from api.main import create_app
-from api.persistence import evaluations, jobs, trained_models
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT
-from api.settings import Settings
 from ssl_engine.factory import build_method
 from tests.image_folders import make_image_folder
 from tests.keys import bearer

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from api.core.settings import Settings
 from api.main import create_app
-from api.settings import Settings
 
 
 def test_health_is_ok(client: TestClient) -> None:

@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.core.persistence import jobs
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT, JobStatus
+from api.core.settings import Settings
 from api.main import create_app
-from api.persistence import jobs
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT, JobStatus
-from api.settings import Settings
 from tests.keys import bearer
 
 
@@ -139,7 +139,7 @@ def test_unknown_job_routes_are_404(client: TestClient) -> None:
 def test_metrics_series_grouped_by_name_since_step(
     client: TestClient, dataset_id: str, settings: Settings
 ) -> None:
-    from api.persistence.metrics import record_metrics
+    from api.core.persistence.metrics import record_metrics
 
     job_id = client.post("/v1/jobs", json=job_body(dataset_id)).json()["id"]
     with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:

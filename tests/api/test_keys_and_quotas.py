@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.core.settings import Settings
 from api.rate_limit import RateLimiter
-from api.settings import Settings
 from tests.keys import bearer, create_key
 
 TINY_JOB = {"method": "simclr", "backbone": "tiny_cnn", "batch_size": 4, "epochs": 1}

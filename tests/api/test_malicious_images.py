@@ -18,7 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api.settings import Settings
+from api.core.artifacts import tenant_dir
+from api.core.settings import Settings
 from ssl_engine.data.formats import MAX_PIXELS
 from tests.engine.data.image_files import png_header_only, write_truncated
 from tests.image_folders import image_bytes, make_image_folder
@@ -182,7 +183,7 @@ def test_uploaded_zip_of_that_folder_gives_the_same_dataset(
     assert response.status_code == 201, response.text
     uploaded = response.json()
     assert_bad_files_listed(uploaded)
-    assert Path(uploaded["path"]).is_relative_to(settings.tenant_dir("local") / "datasets")
+    assert Path(uploaded["path"]).is_relative_to(tenant_dir(settings, "local") / "datasets")
     same = ("image_count", "classes", "class_counts", "unreadable", "size_stats", "total_bytes")
     assert {k: uploaded[k] for k in same} == {k: registered[k] for k in same}
 

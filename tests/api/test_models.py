@@ -9,10 +9,10 @@ import torch
 from fastapi.testclient import TestClient
 from safetensors.torch import save_file
 
-from api.persistence import datasets, jobs, trained_models
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT
-from api.settings import Settings
+from api.core.persistence import datasets, jobs, trained_models
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT
+from api.core.settings import Settings
 from ssl_engine.factory import build_method
 from tests.image_folders import image_bytes
 from tests.keys import bearer

@@ -35,10 +35,10 @@ from hypothesis import strategies as st
 from schemathesis import Case
 from schemathesis.python.asgi import shutdown_lifespans
 
+from api.core.persistence.migrate import upgrade
+from api.core.persistence.tables import LOCAL_TENANT
+from api.core.settings import Settings
 from api.main import create_app
-from api.persistence.migrate import upgrade
-from api.persistence.models import LOCAL_TENANT
-from api.settings import Settings
 from tests.image_folders import image_bytes, make_image_folder
 from tests.keys import bearer, create_key
 from tests.serving.random_models import register_random_model

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from api.core.settings import Settings
 from api.request_limits import json_depth
-from api.settings import Settings
 
 
 def test_json_depth_counts_nesting_but_not_brackets_inside_strings() -> None:

@@ -22,10 +22,10 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
+from api.core.persistence import api_keys
+from api.core.persistence.db import session_scope
+from api.core.settings import Settings
 from api.main import create_app
-from api.persistence import api_keys
-from api.persistence.db import session_scope
-from api.settings import Settings
 from tests.image_folders import image_bytes, make_image_folder
 from tests.keys import bearer, create_key
 from tests.serving.random_models import register_random_model

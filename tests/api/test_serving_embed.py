@@ -15,8 +15,8 @@ import torch
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from api.core.settings import Settings
 from api.serving.model_cache import LoadedModel
-from api.settings import Settings
 from ssl_engine.data.formats import decode_image_bytes
 from ssl_engine.inference import embed_images
 from tests.image_folders import image_bytes

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from safetensors.torch import load_file
 from torch import nn
 
-from api.settings import Settings
+from api.core.settings import Settings
 from ssl_engine.data.formats import decode_image_bytes
 from ssl_engine.inference import embed_images, load_for_inference
 from tests.image_folders import image_bytes

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.settings import Settings
+from api.core.settings import Settings
 from tests.serving.random_models import register_random_model
 from worker.embed_dataset import embed_dataset
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import time
 
+from api.core.artifacts import incoming_dir
+from api.core.incoming import STALE_AFTER_SECONDS
+from api.core.settings import Settings
 from api.reconciler import reconcile_once
-from api.settings import Settings
-from api.uploads.incoming import STALE_AFTER_SECONDS, incoming_dir
 
 
 class NoBroker:

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.persistence import jobs, metrics
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT, JobStatus
+from api.core.persistence import jobs, metrics
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT, JobStatus
+from api.core.settings import Settings
 from api.routes.stream import JobsWatch
-from api.settings import Settings
 from tests.image_folders import make_image_folder
 from tests.integration.services import (
     Service,

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.settings import Settings
+from api.core.settings import Settings
 from tests.image_folders import make_image_folder
 from tests.integration.services import (
     Service,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from api.persistence.migrate import downgrade, upgrade
-from api.persistence.models import Base
+from api.core.persistence.migrate import downgrade, upgrade
+from api.core.persistence.tables import Base
 from tests.integration.services import POSTGRES_ENV, fresh_postgres_database, required_url
 
 TABLES = {"datasets", "jobs", "job_events", "metrics", "models", "tenants", "api_keys"}

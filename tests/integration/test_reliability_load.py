@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from api.persistence.models import JobEvent, Model
+from api.core.persistence.tables import JobEvent, TrainedModel
 from tests.image_folders import make_image_folder
 from tests.integration.faults import wait_until
 from tests.integration.services import (
@@ -68,7 +68,7 @@ def test_many_concurrent_jobs_all_succeed_once_with_two_workers(
                     .group_by(JobEvent.job_id)
                 ).all()
             )
-            models = db.execute(select(Model.job_id)).scalars().all()
+            models = db.execute(select(TrainedModel.job_id)).scalars().all()
         engine.dispose()
         assert claims == dict.fromkeys(ids, 1)  # every job started exactly once
         assert sorted(models) == sorted(ids)  # and published exactly one model

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from api.persistence import jobs
-from api.persistence.db import session_scope
-from api.persistence.migrate import upgrade
-from api.persistence.models import LOCAL_TENANT, Job, JobStatus, utcnow
+from api.core.persistence import jobs
+from api.core.persistence.db import session_scope
+from api.core.persistence.migrate import upgrade
+from api.core.persistence.tables import LOCAL_TENANT, Job, JobStatus, utcnow
+from api.core.settings import Settings
 from api.reconciler import exclusive_pass, reconcile_once
-from api.settings import Settings
 from tests.integration.services import POSTGRES_ENV, fresh_postgres_database, required_url
 from tests.worker.jobs_in_db import events, job_row, submit
 

@@ -17,8 +17,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from api.queue import publish_job
-from api.settings import Settings
+from api.core.queue import RUN_JOB_TASK, create_celery, publish
+from api.core.settings import Settings
 from tests.image_folders import make_image_folder
 from tests.integration.faults import job_when, kill, step_of, wait_until, workers
 from tests.integration.services import (
@@ -27,7 +27,6 @@ from tests.integration.services import (
     register_folder,
     wait_for_job,
 )
-from worker.celery_app import create_celery
 
 pytestmark = pytest.mark.integration
 
@@ -197,7 +196,7 @@ def test_duplicate_deliveries_to_racing_workers_train_the_job_once(
     job_id = submit(client, dataset_id, epochs=1)
     celery = create_celery(Settings(broker_url=service.env["SSLPT_BROKER_URL"]))
     for _ in range(3):
-        publish_job(celery, job_id)  # the same id delivered four times in all
+        publish(celery, RUN_JOB_TASK, job_id)  # the same id delivered four times in all
 
     job = wait_for_job(client, job_id)
     assert job["status"] == "succeeded", job

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from api.persistence import datasets, jobs
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT, JobStatus
-from api.settings import Settings
+from api.core.persistence import datasets, jobs
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT, JobStatus
+from api.core.settings import Settings
 
 S = JobStatus
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from api.persistence import api_keys, datasets, jobs, metrics
-from api.persistence.db import session_scope
-from api.persistence.models import Dataset, Job, JobEvent, Metric
-from api.persistence.tenancy import CrossTenantWrite
-from api.settings import Settings
+from api.core.persistence import api_keys, datasets, jobs, metrics
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import Dataset, Job, JobEvent, Metric
+from api.core.persistence.tenancy import CrossTenantWrite
+from api.core.settings import Settings
 
 
 def setup_two_tenants(url: str) -> dict[str, str]:

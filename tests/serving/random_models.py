@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from api.persistence import datasets, jobs, trained_models
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT
+from api.core.persistence import datasets, jobs, trained_models
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT
 from api.serving.model_cache import ModelSpec
 from ssl_engine.factory import build_method
 

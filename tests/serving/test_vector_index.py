@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.serving.vector_index import Item, SearchIndex, write_index_folder
+from api.core.vector_index import Item, SearchIndex, write_index_folder
 
 
 def unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from api.persistence import datasets, jobs
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT, Job, JobEvent
-from api.settings import Settings
+from api.core.persistence import datasets, jobs
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT, Job, JobEvent
+from api.core.settings import Settings
 
 
 def submit(settings: Settings, folder: Path, **overrides: Any) -> str:

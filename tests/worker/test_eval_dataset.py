@@ -7,10 +7,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.persistence import datasets, metrics
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT, JobStatus
-from api.settings import Settings
+from api.core.persistence import datasets, metrics
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT, JobStatus
+from api.core.settings import Settings
 from tests.image_folders import make_image_folder
 from tests.keys import bearer, create_key
 from tests.worker.jobs_in_db import events, job_row, submit

@@ -7,11 +7,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from api.persistence import datasets, evaluations, jobs, trained_models
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT
+from api.core.persistence import datasets, evaluations, jobs, trained_models
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT
+from api.core.settings import Settings
 from api.routes.datasets import scan_folder
-from api.settings import Settings
 from ssl_engine.factory import build_method
 from tests.image_folders import make_image_folder
 from worker.evaluate import run_evaluation

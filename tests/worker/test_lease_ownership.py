@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from api.persistence import jobs
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT, JobStatus
-from api.settings import Settings
+from api.core.artifacts import tenant_dir
+from api.core.persistence import jobs
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT, JobStatus
+from api.core.settings import Settings
 from ssl_engine.trainer import TrainResult
 from tests.worker.jobs_in_db import job_row, submit
 from worker.job_spec import read_spec
@@ -48,10 +49,10 @@ def test_the_old_worker_publishes_no_model_and_leaves_no_files(
 
     assert not publish_model(settings, spec, "old", result, embed_dim=64, final_metrics={})
     assert job_row(settings, job_id).status == S.RUNNING
-    assert not list((settings.tenant_dir(LOCAL_TENANT) / "models").iterdir())
+    assert not list((tenant_dir(settings, LOCAL_TENANT) / "models").iterdir())
 
     assert publish_model(settings, spec, "new", result, embed_dim=64, final_metrics={})
     job = job_row(settings, job_id)
     assert job.status == S.SUCCEEDED and job.model_id is not None
-    published = settings.tenant_dir(LOCAL_TENANT) / "models" / job.model_id / "model.safetensors"
+    published = tenant_dir(settings, LOCAL_TENANT) / "models" / job.model_id / "model.safetensors"
     assert published.read_bytes() == b"weights"

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from api.persistence import evaluations, model_tasks
-from api.persistence.db import session_scope
-from api.persistence.models import LOCAL_TENANT, Evaluation, JobStatus, utcnow
+from api.core.persistence import evaluations, model_tasks
+from api.core.persistence.db import session_scope
+from api.core.persistence.tables import LOCAL_TENANT, Evaluation, JobStatus, utcnow
+from api.core.settings import Settings
 from api.reconciler import reconcile_once
-from api.settings import Settings
 from tests.image_folders import make_image_folder
 from tests.worker.test_evaluate import queued_evaluation
 from worker import evaluate as evaluate_module

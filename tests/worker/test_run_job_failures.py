@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from api.persistence.models import LOCAL_TENANT, JobStatus
-from api.settings import Settings
+from api.core.artifacts import checkpoints_dir
+from api.core.persistence.tables import LOCAL_TENANT, JobStatus
+from api.core.settings import Settings
 from ssl_engine import checkpoint
 from ssl_engine.checkpoint import load_latest
 from ssl_engine.methods.base import Batch, Method, StepOutput
@@ -113,7 +114,7 @@ def test_a_full_disk_while_checkpointing_fails_cleanly_and_keeps_the_previous_ch
     reason = job_row(settings, job_id).failure_reason or ""
     assert reason.startswith("could not write the checkpoint of step 4: [Errno 28] No space")
     assert reason.endswith("; the previous checkpoint is kept")
-    checkpoints = settings.job_dir(LOCAL_TENANT, job_id) / "checkpoints"
+    checkpoints = checkpoints_dir(settings, LOCAL_TENANT, job_id)
     previous = load_latest(checkpoints)
     assert previous is not None and previous.step == 2
     assert sorted(p.name for p in checkpoints.iterdir()) == ["latest", "step-00000002"]

@@ -128,13 +128,6 @@ class Settings(BaseSettings):
     def resolved_api_url(self) -> str:
         return self.api_url or f"http://{self.host}:{self.port}"
 
-    def tenant_dir(self, tenant_id: str) -> Path:
-        """Where a tenant's artifacts live: jobs, models, embeddings, uploaded datasets."""
-        return self.artifacts_dir / "tenants" / tenant_id
-
-    def job_dir(self, tenant_id: str, job_id: str) -> Path:
-        return self.tenant_dir(tenant_id) / "jobs" / job_id
-
     @property
     def local_key_file(self) -> Path:
         """The embedded mode's key, written by ``sslpt up`` for the CLI on this machine."""

@@ -3,7 +3,7 @@ dataset_embeddings. Alembic creates them.
 
 Every row a user creates belongs to a tenant: the ``TenantOwned`` tables carry
 ``tenant_id`` themselves; metrics and job events belong to their job's tenant.
-``api.persistence.tenancy`` filters every query of a tenant's session by it.
+``api.core.persistence.tenancy`` filters every query of a tenant's session by it.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ class Metric(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Model(TenantOwned, Base):
+class TrainedModel(TenantOwned, Base):
     __tablename__ = "models"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

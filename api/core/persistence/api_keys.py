@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api.persistence.models import ApiKey, Tenant, utcnow
+from api.core.persistence.tables import ApiKey, Tenant, utcnow
 
 KEY_PREFIX = "sslpt_"
 PREFIX_LENGTH = len(KEY_PREFIX) + 8

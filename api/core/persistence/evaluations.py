@@ -1,6 +1,6 @@
 """Evaluation rows: queued by the API, claimed and finished by a worker.
 
-Claims, leases and failures are ``api.persistence.model_tasks``'s, shared with dataset
+Claims, leases and failures are ``api.core.persistence.model_tasks``'s, shared with dataset
 embeddings.
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.persistence import model_tasks
-from api.persistence.models import Evaluation, JobStatus, Model
+from api.core.persistence import model_tasks
+from api.core.persistence.tables import Evaluation, JobStatus, TrainedModel
 
 S = JobStatus
 
@@ -49,7 +49,7 @@ def succeed(
         return False
     evaluation = session.get(Evaluation, evaluation_id)
     assert evaluation is not None
-    model = session.get(Model, evaluation.model_id)
+    model = session.get(TrainedModel, evaluation.model_id)
     if model is not None:  # reassigned, not mutated, so the JSON column is marked dirty
         model.metrics = {**model.metrics, "linear_top1": top1}
     return True

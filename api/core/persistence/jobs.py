@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from api.persistence.models import FINISHED_STATUSES, Job, JobEvent, JobStatus, utcnow
+from api.core.persistence.tables import FINISHED_STATUSES, Job, JobEvent, JobStatus, utcnow
 
 S = JobStatus
 # Which states each state may move to. Anything else is refused.

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from api.persistence.models import Metric
+from api.core.persistence.tables import Metric
 
 
 def record_metrics(

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.persistence.tenancy import scope_to_tenant
+from api.core.persistence.tenancy import scope_to_tenant
 
 
 @lru_cache(maxsize=8)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.persistence.models import Dataset
+from api.core.persistence.tables import Dataset
 
 
 def create_dataset(session: Session, **fields: Any) -> Dataset:

@@ -1,6 +1,6 @@
 """Probes and dataset embeddings: work a worker does with a trained model over a dataset.
 
-They follow the jobs' rules (``api.persistence.jobs``) in a smaller state machine:
+They follow the jobs' rules (``api.core.persistence.jobs``) in a smaller state machine:
 queued -> running -> succeeded | failed. The claim is one conditional UPDATE that also
 takes a lease; the worker renews it while it works; only the lease holder may end the row;
 the reconciler re-queues a row whose lease ran out (bounded attempts) and sends a queued
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from api.persistence.models import DatasetEmbedding, Evaluation, JobStatus, utcnow
+from api.core.persistence.tables import DatasetEmbedding, Evaluation, JobStatus, utcnow
 
 S = JobStatus
 TaskTable = type[Evaluation] | type[DatasetEmbedding]

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from api.persistence.models import Job, JobEvent, Metric, TenantOwned
+from api.core.persistence.tables import Job, JobEvent, Metric, TenantOwned
 
 TENANT_INFO_KEY = "sslpt_tenant_id"
 

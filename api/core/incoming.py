@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
-from api.settings import Settings
+from api.core.artifacts import tenants_root
+from api.core.settings import Settings
 
 STALE_AFTER_SECONDS = 6 * 3600  # far longer than any upload takes
-
-
-def incoming_dir(settings: Settings, tenant_id: str) -> Path:
-    folder = settings.tenant_dir(tenant_id) / "incoming"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def sweep_stale_uploads(settings: Settings, older_than: float = STALE_AFTER_SECONDS) -> int:
     """Remove upload leftovers not touched for ``older_than`` seconds; how many."""
     removed = 0
     cutoff = time.time() - older_than
-    for entry in (settings.artifacts_dir / "tenants").glob("*/incoming/*"):
+    for entry in tenants_root(settings).glob("*/incoming/*"):
         try:
             if entry.lstat().st_mtime >= cutoff:
                 continue

@@ -1,6 +1,6 @@
 """Dataset-embedding rows: queued by the API, claimed and finished by a worker.
 
-Claims, leases and the end of a row are ``api.persistence.model_tasks``'s, shared with
+Claims, leases and the end of a row are ``api.core.persistence.model_tasks``'s, shared with
 linear probes.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.persistence.models import DatasetEmbedding, JobStatus
+from api.core.persistence.tables import DatasetEmbedding, JobStatus
 
 S = JobStatus
 

@@ -1,1 +1,0 @@
-"""Handling of uploaded files: safe extraction of image archives."""

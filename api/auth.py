@@ -2,7 +2,9 @@
 
 ``PrincipalDep`` resolves the ``Authorization: Bearer <key>`` header to a live key (401
 otherwise), applies the key's rate limit (429), and is what the request's database
-session is scoped by (``api.deps``). ``AdminDep`` additionally requires the admin scope.
+session is scoped by (``api.deps``). ``AdminDep`` additionally requires a key that may
+manage keys: a tenant's admin (its own tenant's keys) or the operator (every tenant);
+``OperatorDep`` requires the operator.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class Principal:
     key_prefix: str
     tenant_id: str
     admin: bool
+    operator: bool = False
+
+    def may_manage(self, tenant_id: str) -> bool:
+        """Whether this key may manage ``tenant_id``'s keys: the operator any tenant's, a
+        tenant admin its own tenant's only."""
+        return self.operator or (self.admin and tenant_id == self.tenant_id)
 
 
 def unauthorized(code: str, message: str) -> ApiError:
@@ -55,7 +63,7 @@ def _lookup(settings: Settings, token: str) -> Principal | None:
         key = api_keys.authenticate(session, token)
         if key is None:
             return None
-        return Principal(key.id, key.prefix, key.tenant_id, key.admin)
+        return Principal(key.id, key.prefix, key.tenant_id, key.admin, key.operator)
 
 
 def get_principal(
@@ -83,9 +91,22 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def require_admin(principal: PrincipalDep) -> Principal:
-    if not principal.admin:
+    if not (principal.admin or principal.operator):
         raise ApiError(403, "admin_required", "this route needs a key with the admin scope")
     return principal
 
 
 AdminDep = Annotated[Principal, Depends(require_admin)]
+
+
+def operator_required() -> ApiError:
+    return ApiError(403, "operator_required", "only the server's operator key may do this")
+
+
+def require_operator(principal: AdminDep) -> Principal:
+    if not principal.operator:
+        raise operator_required()
+    return principal
+
+
+OperatorDep = Annotated[Principal, Depends(require_operator)]

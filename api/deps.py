@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from api.auth import AdminDep, PrincipalDep
-from api.core.persistence.db import open_session
+from api.core.persistence.db import session_scope
 from api.core.settings import Settings
 
 
@@ -28,15 +28,8 @@ def _committed_session(settings: Settings, tenant: str | None) -> Iterator[Sessi
     A database that cannot be reached is a 503 the client can retry, never a 500
     (``api.errors``).
     """
-    session = open_session(settings.resolved_database_url, tenant=tenant)
-    try:
+    with session_scope(settings.resolved_database_url, tenant=tenant) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_session(settings: SettingsDep, principal: PrincipalDep) -> Iterator[Session]:
@@ -50,7 +43,8 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_admin_session(settings: SettingsDep, _admin: AdminDep) -> Iterator[Session]:
-    """A session over every tenant, for the admin routes (keys and tenants) only."""
+    """A session over every tenant, for the key and tenant routes only; each of them checks
+    that the caller may manage the tenant it touches (``Principal.may_manage``)."""
     yield from _committed_session(settings, None)
 
 

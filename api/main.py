@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 
 from api.auth import get_principal
 from api.core.queue import create_celery
@@ -45,6 +46,19 @@ KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+UNTAGGED = "service"  # the tag of an operation id whose route has no tags
+
+
+def operation_id(route: APIRoute) -> str:
+    """``{tag}-{name}``: the route's first tag and its function's name, e.g. ``jobs-submit_job``.
+
+    Stable (it changes only when a route function is renamed or retagged) and unique
+    (tests/api/test_openapi_contract.py), so generated clients keep their method names.
+    """
+    tag = str(route.tags[0]) if route.tags else UNTAGGED
+    return f"{tag}-{route.name}"
+
+
 def create_app(settings: Settings | None = None, *, run_reconciler: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
@@ -67,6 +81,7 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
         version="0.1.0",
         summary="Self-supervised pretraining as a service: submit jobs, serve embeddings.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         # 400: a body that is not UTF-8 JSON, or JSON nested too deep (api.request_limits).
         responses={status: {"model": ErrorResponse} for status in (400, 413, 422)},
     )

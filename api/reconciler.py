@@ -49,7 +49,6 @@ from api.core.queue import (
 from api.core.settings import Settings
 
 log = logging.getLogger(__name__)
-S = JobStatus
 
 # Key of the PostgreSQL advisory lock held for the length of one pass: any fixed 64-bit
 # number that nothing else in the database uses as a lock key ("sslpt" in ASCII).
@@ -84,15 +83,15 @@ def _handle_expired_leases(session: Session, settings: Settings) -> list[str]:
     requeue = []
     for job in jobs.expired_leases(session, utcnow()):
         lost = f"lease of {job.lease_owner} expired on attempt {job.attempts} of {max_attempts}"
-        if job.status == S.CANCELLING:
-            jobs.transition(session, job.id, S.CANCELLED, f"{lost} while cancelling")
+        if job.status == JobStatus.CANCELLING:
+            jobs.transition(session, job.id, JobStatus.CANCELLED, f"{lost} while cancelling")
         elif job.attempts >= max_attempts:
             reason = f"{lost}; giving up (SSLPT_MAX_JOB_ATTEMPTS)"
-            jobs.transition(session, job.id, S.FAILED, reason, failure_reason=reason)
+            jobs.transition(session, job.id, JobStatus.FAILED, reason, failure_reason=reason)
         elif jobs.transition(
             session,
             job.id,
-            S.INTERRUPTED,
+            JobStatus.INTERRUPTED,
             f"{lost}; re-queued to resume from its last checkpoint",
             lease_owner=None,
             lease_expires_at=None,

@@ -24,6 +24,7 @@ from quality_data import BenchData, load_bench_data
 from ssl_engine.data.loader import BatchLoader
 from ssl_engine.evaluation.online import KnnEvaluator
 from ssl_engine.factory import build_method
+from ssl_engine.recipe import Recipe
 from ssl_engine.trainer import NullHooks, TrainConfig, train
 
 CPU = torch.device("cpu")
@@ -40,7 +41,7 @@ class KnnLog(NullHooks):
 
 def knn_after_training(data: BenchData, args: argparse.Namespace, seed: int, fast: bool) -> float:
     torch.manual_seed(seed)
-    method = build_method("simclr", backbone=args.backbone, image_size=32, hyperparameters={})
+    method = build_method(Recipe("simclr", args.backbone, 32))
     evaluator = KnnEvaluator(data.train, data.held_out, num_classes=len(data.classes))
     loader = BatchLoader(data.train.images, None, args.batch_size, CPU, seed)
     config = TrainConfig(

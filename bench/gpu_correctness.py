@@ -24,6 +24,7 @@ from ssl_engine.augment import ViewAugment, ViewAugmentConfig
 from ssl_engine.augment.presets import simclr_config
 from ssl_engine.factory import build_method
 from ssl_engine.methods.base import Batch, StepOutput
+from ssl_engine.recipe import Recipe
 from ssl_engine.trainer import NullHooks, TrainConfig, train
 
 BATCH = 128
@@ -57,7 +58,7 @@ class FixedBatch:
 
 def first_loss(images: Tensor, *, fast: bool) -> StepOutput:
     torch.manual_seed(0)
-    method = build_method("simclr", backbone="resnet18", image_size=SIZE, hyperparameters={})
+    method = build_method(Recipe("simclr", "resnet18", SIZE))
     outputs: list[StepOutput] = []
     step = method.training_step
 

@@ -35,6 +35,7 @@ from ssl_engine.data.loader import BatchLoader
 from ssl_engine.evaluation.online import KnnEvaluator
 from ssl_engine.factory import build_method
 from ssl_engine.methods.registry import METHODS
+from ssl_engine.recipe import Recipe
 from ssl_engine.trainer import NullHooks, TrainConfig, train
 
 CPU = torch.device("cpu")
@@ -73,7 +74,7 @@ def backbone_for(method: str, wanted: str) -> str:
 def run_ours(method: str, data: BenchData, args: argparse.Namespace, epochs: int) -> RunResult:
     backbone = backbone_for(method, args.backbone)
     torch.manual_seed(args.seed)  # the worker seeds the same way before building
-    model = build_method(method, backbone=backbone, image_size=args.image_size, hyperparameters={})
+    model = build_method(Recipe(method, backbone, args.image_size))
     evaluator = KnnEvaluator(data.train, data.held_out, num_classes=len(data.classes))
     random_init = evaluator.evaluate(model, CPU)["knn_top1"]
     loader = BatchLoader(data.train.images, None, args.batch_size, CPU, args.seed)

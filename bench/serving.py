@@ -62,6 +62,7 @@ from api.core.settings import Settings
 from ssl_engine.data.formats import decode_image_bytes
 from ssl_engine.factory import build_method
 from ssl_engine.inference import embed_images, load_for_inference
+from ssl_engine.recipe import Recipe
 
 
 @dataclass
@@ -96,7 +97,7 @@ AUTH_HEADERS: dict[str, str] = {}
 def register_model(settings: Settings, backbone: str, image_size: int) -> tuple[str, Path]:
     """A SimCLR model with random weights (speed does not depend on training)."""
     torch.manual_seed(0)
-    method = build_method("simclr", backbone=backbone, image_size=image_size, hyperparameters={})
+    method = build_method(Recipe("simclr", backbone, image_size))
     weights = settings.data_dir / "model" / "model.safetensors"
     weights.parent.mkdir(parents=True)
     save_file({k: v.contiguous() for k, v in method.state_dict().items()}, str(weights))
@@ -129,9 +130,11 @@ class DirectPeer:
     def __init__(self, weights: Path, args: argparse.Namespace, image: bytes) -> None:
         self._pool = ThreadPoolExecutor(1)
         self._model = self._pool.submit(
-            load_for_inference, weights, method="simclr", backbone=args.backbone,
-            image_size=args.image_size, hyperparameters={}, device=torch.device("cpu"),
-        ).result()  # fmt: skip
+            load_for_inference,
+            weights,
+            Recipe("simclr", args.backbone, args.image_size),
+            torch.device("cpu"),
+        ).result()
         self._one = decode_image_bytes(image, args.image_size)[None]  # (1, 3, S, S)
         self._batch = self._one.expand(args.max_batch, -1, -1, -1).contiguous()  # (B, 3, S, S)
         for _ in range(2):

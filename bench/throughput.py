@@ -56,6 +56,7 @@ from ssl_engine.data.scan import scan_image_folder
 from ssl_engine.evaluation.online import hold_out_for_knn
 from ssl_engine.factory import build_method
 from ssl_engine.methods.base import Batch
+from ssl_engine.recipe import Recipe
 from ssl_engine.trainer import NullHooks, Progress, TrainConfig, train
 
 IMAGE_SIZE = 32
@@ -158,7 +159,7 @@ def _train_timed(
     fast: bool,
 ) -> Measured:
     torch.manual_seed(rep)
-    method = build_method("simclr", backbone="resnet18", image_size=IMAGE_SIZE, hyperparameters={})
+    method = build_method(Recipe("simclr", "resnet18", IMAGE_SIZE))
     if identity_augment:
         method.augment = nn.Identity()
     config = TrainConfig(
@@ -233,7 +234,7 @@ def direct_windows(subset: Path, args: argparse.Namespace) -> list[float]:
     device = torch.device(args.device)
     loader = BatchLoader(train_part.images, train_part.labels, args.batch_size, device, 0)
     torch.manual_seed(0)
-    method = build_method("simclr", backbone="resnet18", image_size=IMAGE_SIZE, hyperparameters={})
+    method = build_method(Recipe("simclr", "resnet18", IMAGE_SIZE))
     config = TrainConfig(epochs=1, batch_size=args.batch_size, log_every_steps=args.window)
     log = WindowLog()
     with tempfile.TemporaryDirectory() as checkpoints:

@@ -10,15 +10,9 @@ Three switches, each a ``TrainConfig`` field and a job option that can turn it o
 * ``compile`` wraps every parameterised child of the method in ``torch.compile``; off by
   default (see below).
 
-Measured on the development machine (AMD EPYC with AVX512-BF16, torch 2.14.1; SimCLR,
-CIFAR-stem ResNet-18, batch 128 at 32 px, forward + backward + SGD step; images per
-CPU-second of one thread, since other jobs shared the two cores): float32 18,
-float32 + channels_last 24, bf16 46, bf16 + channels_last 48. So both are on by default
-on such CPUs, as on CUDA, where tensor cores want bf16 and NHWC. ``torch.compile``
-(inductor) took about 6 minutes of wall clock to compile SimCLR's two networks on those
-two shared cores and the compiled steps were no faster (24 against 25 images per
-CPU-second, two threads), so it stays opt-in; on a GPU with long jobs it may pay off.
-bench/throughput.py and bench/RESULTS.md have the end-to-end numbers.
+bf16 and channels_last are on by default where the device has fast kernels for them;
+``torch.compile`` is opt-in (slow to compile, no faster on a small CPU). The measurements
+behind these choices: see bench/RESULTS.md, "CPU speed-up switches".
 """
 
 from __future__ import annotations

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -13,21 +11,12 @@ from torch import Tensor
 from ssl_engine.checkpoint import load_model_weights
 from ssl_engine.factory import build_method
 from ssl_engine.methods.base import Method
+from ssl_engine.recipe import Recipe
 
 
-def load_for_inference(
-    weights: Path,
-    *,
-    method: str,
-    backbone: str,
-    image_size: int,
-    hyperparameters: Mapping[str, Any],
-    device: torch.device,
-) -> Method:
-    """Rebuild the method as it was trained, load ``weights`` strictly, in eval mode."""
-    model = build_method(
-        method, backbone=backbone, image_size=image_size, hyperparameters=hyperparameters
-    )
+def load_for_inference(weights: Path, recipe: Recipe, device: torch.device) -> Method:
+    """Rebuild the method of ``recipe``, load ``weights`` strictly, in eval mode."""
+    model = build_method(recipe)
     load_model_weights(weights, model)
     return model.to(device).eval()
 

@@ -31,47 +31,19 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from ssl_engine.acceleration import compile_children, use_bf16, use_channels_last
+from ssl_engine.acceleration import (
+    compile_children,
+    resolve_device,
+    use_bf16,
+    use_channels_last,
+)
 from ssl_engine.checkpoint import TrainingState, load_latest, save_checkpoint
 from ssl_engine.methods.base import Batch, EpochContext, Method, StepOutput
 from ssl_engine.monitor import CollapseMonitor
 from ssl_engine.optim import build_optimizer, build_scheduler, param_groups
+from ssl_engine.train_config import TrainConfig
 
-PRECISIONS = ("auto", "bf16", "fp32")
 REFERENCE_BATCH_SIZE = 256  # learning rates are given for this batch and scaled linearly
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train; None fields fall back to the method's ``optimizer_defaults``."""
-
-    epochs: int
-    batch_size: int
-    seed: int = 0
-    optimizer: str | None = None  # "sgd" | "lars" | "adamw"
-    lr: float | None = None  # base lr for batch 256, scaled by batch_size / 256
-    weight_decay: float | None = None
-    # One epoch of linear warm-up keeps the first large-lr steps from wrecking BN
-    # statistics; clamped to the run's length for very short runs.
-    warmup_epochs: float = 1.0
-    # Speed switches; what "auto" picks per device, and the measurements behind each
-    # default, are in ssl_engine.acceleration.
-    precision: str = "auto"  # "auto": bf16 autocast where the device has bf16 kernels
-    channels_last: bool = True  # NHWC weights: faster convolutions on CPU and CUDA
-    compile: bool = False  # torch.compile the method's networks; opt-in (slow to compile)
-    log_every_steps: int = 10
-    checkpoint_every_steps: int = 0  # 0: only at epoch ends (and always at stop and end)
-    collapse_every_steps: int = 50  # 0: never measure collapse
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {self}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.warmup_epochs < 0 or self.log_every_steps < 1:
-            raise ValueError("warmup_epochs must be >= 0 and log_every_steps >= 1")
-        if self.checkpoint_every_steps < 0 or self.collapse_every_steps < 0:
-            raise ValueError("checkpoint_every_steps and collapse_every_steps must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -294,10 +266,6 @@ def _due(step: int, every: int) -> bool:
     return every > 0 and step % every == 0
 
 
-def _default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def train(
     method: Method,
     loader: LoaderLike,
@@ -313,7 +281,7 @@ def train(
 
     Raises NonFiniteLossError (naming the step) as soon as a loss is NaN or infinite.
     """
-    device = device or _default_device()
+    device = device or resolve_device("auto")
     torch.manual_seed(config.seed)
     method.to(device)
     if use_channels_last(config.channels_last, device):

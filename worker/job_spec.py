@@ -1,58 +1,59 @@
-"""The parts of a job row a worker needs, read once and detached from the session."""
+"""What a worker needs of the job it claimed, read in the claim's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from api.core.persistence import datasets, jobs
-from api.core.persistence.db import session_scope
+from sqlalchemy.orm import Session
+
+from api.core.persistence import datasets
+from api.core.persistence.recipes import recipe_of
+from api.core.persistence.tables import Job
+from ssl_engine.recipe import Recipe
 from worker.job_data import JobInputError
 
 
 @dataclass(frozen=True)
 class JobSpec:
+    """The recipe a job trains and what only the job has: its data and training run."""
+
     id: str
     tenant_id: str
-    method: str
+    recipe: Recipe
     dataset_id: str
     dataset_path: str
     eval_dataset_path: str | None  # a separate labeled dataset for the online kNN
-    backbone: str
-    image_size: int
     epochs: int
     batch_size: int
     seed: int
-    hyperparameters: dict[str, object]
-    training: dict[str, object]
+    training: Mapping[str, object]  # the user's training options, by TrainConfig field name
 
 
-def read_spec(database_url: str, job_id: str) -> JobSpec:
-    """The job and its dataset's folder; JobInputError if the dataset is gone."""
-    with session_scope(database_url, tenant=None) as session:
-        job = jobs.get_job(session, job_id)
-        if job is None:
-            raise JobInputError(f"job {job_id} no longer exists")
-        dataset = datasets.get_dataset(session, job.dataset_id)
-        if dataset is None or dataset.tenant_id != job.tenant_id:
-            raise JobInputError(f"dataset {job.dataset_id} no longer exists")
-        eval_path = None
-        if job.eval_dataset_id is not None:
-            evaluation = datasets.get_dataset(session, job.eval_dataset_id)
-            if evaluation is None or evaluation.tenant_id != job.tenant_id:
-                raise JobInputError(f"evaluation dataset {job.eval_dataset_id} no longer exists")
-            eval_path = evaluation.path
-        return JobSpec(
-            id=job.id,
-            tenant_id=job.tenant_id,
-            method=job.method,
-            dataset_id=job.dataset_id,
-            dataset_path=dataset.path,
-            eval_dataset_path=eval_path,
-            backbone=job.backbone,
-            image_size=job.image_size,
-            epochs=job.epochs,
-            batch_size=job.batch_size,
-            seed=job.seed,
-            hyperparameters=dict(job.hyperparameters),
-            training=dict(job.training),
-        )
+def job_spec(session: Session, job: Job) -> JobSpec:
+    """``job`` (just claimed in ``session``) with its datasets' folders, detached.
+
+    JobInputError if the dataset, or the evaluation dataset, is gone or not the job's
+    tenant's.
+    """
+    dataset = datasets.get_dataset(session, job.dataset_id)
+    if dataset is None or dataset.tenant_id != job.tenant_id:
+        raise JobInputError(f"dataset {job.dataset_id} no longer exists")
+    eval_path = None
+    if job.eval_dataset_id is not None:
+        evaluation = datasets.get_dataset(session, job.eval_dataset_id)
+        if evaluation is None or evaluation.tenant_id != job.tenant_id:
+            raise JobInputError(f"evaluation dataset {job.eval_dataset_id} no longer exists")
+        eval_path = evaluation.path
+    return JobSpec(
+        id=job.id,
+        tenant_id=job.tenant_id,
+        recipe=recipe_of(job),
+        dataset_id=job.dataset_id,
+        dataset_path=dataset.path,
+        eval_dataset_path=eval_path,
+        epochs=job.epochs,
+        batch_size=job.batch_size,
+        seed=job.seed,
+        training=dict(job.training),
+    )

@@ -4,30 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from sqlalchemy.orm import Session
 
 from api.core.persistence import datasets, trained_models
+from api.core.persistence.recipes import recipe_of
 from api.core.settings import Settings
 from ssl_engine.acceleration import resolve_device
 from ssl_engine.inference import load_for_inference
 from ssl_engine.methods.base import Method
+from ssl_engine.recipe import Recipe
 from worker.job_data import JobImages, JobInputError, load_job_images
 
 
 @dataclass(frozen=True)
 class ModelOnDataset:
-    """The task row's id with its model's rebuild recipe and its dataset's folder."""
+    """The task row's id with its model's recipe and weights, and its dataset's folder."""
 
     id: str
     tenant_id: str
+    recipe: Recipe
     weights_path: Path
-    method: str
-    backbone: str
-    image_size: int
-    hyperparameters: dict[str, Any]
     dataset_path: Path
 
 
@@ -45,11 +43,8 @@ def read_model_on_dataset(
     return ModelOnDataset(
         id=row_id,
         tenant_id=tenant_id,
+        recipe=recipe_of(model),
         weights_path=Path(model.weights_path),
-        method=model.method,
-        backbone=model.backbone,
-        image_size=model.image_size,
-        hyperparameters=dict(model.hyperparameters),
         dataset_path=Path(dataset.path),
     )
 
@@ -63,14 +58,10 @@ def load_model_and_images(
         torch.set_num_threads(settings.torch_threads)
     device = resolve_device(settings.device)
     data = load_job_images(
-        spec.dataset_path, spec.image_size, settings.cache_dir, settings.max_bad_image_fraction
+        spec.dataset_path,
+        spec.recipe.input_size,
+        settings.cache_dir,
+        settings.max_bad_image_fraction,
     )
-    model = load_for_inference(
-        spec.weights_path,
-        method=spec.method,
-        backbone=spec.backbone,
-        image_size=spec.image_size,
-        hyperparameters=spec.hyperparameters,
-        device=device,
-    )
+    model = load_for_inference(spec.weights_path, spec.recipe, device)
     return model, data, device

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from api.core.artifacts import model_dir
 from api.core.persistence import jobs, trained_models
 from api.core.persistence.db import session_scope
+from api.core.persistence.recipes import recipe_columns
 from api.core.persistence.tables import JobStatus, new_id
 from api.core.settings import Settings
 from ssl_engine.checkpoint import MODEL_FILE
@@ -62,10 +63,7 @@ def _publish_once(
                 tenant_id=spec.tenant_id,
                 job_id=spec.id,
                 dataset_id=spec.dataset_id,
-                method=spec.method,
-                backbone=spec.backbone,
-                image_size=spec.image_size,
-                hyperparameters=spec.hyperparameters,
+                **recipe_columns(spec.recipe),
                 embed_dim=embed_dim,
                 weights_path=str(weights),
                 metrics=final_metrics,
@@ -98,13 +96,6 @@ def _write_weights(target_dir: Path, spec: JobSpec, checkpoint: Path) -> Path:
     tmp = target.with_suffix(".tmp")
     shutil.copyfile(source, tmp)
     os.replace(tmp, target)
-    card = {
-        "method": spec.method,
-        "backbone": spec.backbone,
-        "image_size": spec.image_size,
-        "hyperparameters": spec.hyperparameters,
-        "job_id": spec.id,
-        "dataset_id": spec.dataset_id,
-    }
+    card = {**spec.recipe.to_card(), "job_id": spec.id, "dataset_id": spec.dataset_id}
     (target_dir / "config.json").write_text(json.dumps(card, indent=2))
     return target

@@ -29,12 +29,13 @@ from ssl_engine.checkpoint import CheckpointWriteError
 from ssl_engine.data.loader import BatchLoader
 from ssl_engine.evaluation.online import KnnEvaluator, hold_out_for_knn
 from ssl_engine.factory import build_method
-from ssl_engine.trainer import NonFiniteLossError, TrainConfig, TrainResult, train
+from ssl_engine.train_config import TrainConfig
+from ssl_engine.trainer import NonFiniteLossError, TrainResult, train
 from worker.db_retry import retry_final_write
 from worker.heartbeat import StopReason, job_heartbeat
 from worker.job_data import JobImages, JobInputError, describe_skipped, load_job_images
 from worker.job_hooks import DatabaseHooks
-from worker.job_spec import JobSpec, read_spec
+from worker.job_spec import JobSpec, job_spec
 from worker.publish_model import publish_model
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,20 @@ def run_job(settings: Settings, job_id: str) -> str | None:
     owner = worker_identity()
     lease = timedelta(seconds=settings.lease_seconds)
     with session_scope(url, tenant=None) as session:
-        if not jobs.claim(session, job_id, owner, lease):
+        job = jobs.claim(session, job_id, owner, lease)
+        if job is None:
             log.info("job %s not claimable (duplicate delivery or finished); skipping", job_id)
             return None
+        try:
+            spec = job_spec(session, job)
+        except JobInputError as error:  # claimed and failed in the same transaction
+            failure = str(error)
+            jobs.transition(session, job_id, S.FAILED, failure, owner=owner, failure_reason=failure)
+            return S.FAILED
 
     with job_heartbeat(url, job_id, owner, lease) as heartbeat:
         hooks = DatabaseHooks(url, job_id, owner, heartbeat)
         try:
-            spec = read_spec(url, job_id)
             result, embed_dim = _train(settings, spec, hooks)
         except JOB_FAILURES as error:
             return _finish(url, job_id, owner, S.FAILED, _failure_reason(error))
@@ -99,7 +106,7 @@ def _separate_evaluator(settings: Settings, spec: JobSpec) -> KnnEvaluator | Non
     assert spec.eval_dataset_path is not None
     labeled = load_job_images(
         Path(spec.eval_dataset_path),
-        spec.image_size,
+        spec.recipe.input_size,
         settings.cache_dir,
         settings.max_bad_image_fraction,
     )
@@ -118,7 +125,7 @@ def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[Tra
     device = resolve_device(settings.device)
     data = load_job_images(
         Path(spec.dataset_path),
-        spec.image_size,
+        spec.recipe.input_size,
         settings.cache_dir,
         settings.max_bad_image_fraction,
     )
@@ -130,21 +137,16 @@ def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[Tra
             data.images, data.files, data.labels, len(data.classes)
         )
         images, labels = train_part.images, train_part.labels
-    hooks.on_event("data_ready", _data_ready_message(data, len(images), spec.image_size))
+    hooks.on_event("data_ready", _data_ready_message(data, len(images), spec.recipe.input_size))
     loader = BatchLoader(images, labels, spec.batch_size, device, spec.seed)
     torch.manual_seed(spec.seed)  # initial weights follow the job's seed too
-    method = build_method(
-        spec.method,
-        backbone=spec.backbone,
-        image_size=spec.image_size,
-        hyperparameters=spec.hyperparameters,
-    )
-    config = TrainConfig(
+    method = build_method(spec.recipe)
+    config = TrainConfig.with_options(
+        spec.training,
         epochs=spec.epochs,
         batch_size=spec.batch_size,
         seed=spec.seed,
         log_every_steps=settings.progress_every_steps,
-        **spec.training,  # type: ignore[arg-type]
     )
     checkpoint_dir = checkpoints_dir(settings, spec.tenant_id, spec.id)
     result = train(

@@ -23,8 +23,8 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         None, description="Celery broker; default kombu filesystem:// under data_dir."
     )
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
     api_url: str | None = Field(None, description="Where the CLI finds the API.")
     api_key: str | None = Field(
         None, description="The CLI's API key; default: the key `sslpt up` wrote locally."

@@ -73,7 +73,7 @@ async def warmup(spec: ModelSpecDep, cache: ModelCacheDep) -> WarmupResponse:
 
     loaded, slot = await admit(cache, spec)
     with slot:
-        size = spec.image_size
+        size = spec.recipe.input_size
         vectors = await slot.embed(torch.zeros(1, 3, size, size))  # (1, D)
     return WarmupResponse(
         model=spec.model_id,
@@ -106,7 +106,7 @@ async def embed(
             files = await all_files(
                 inputs, settings.resolved_database_url, spec.tenant_id, settings.max_upload_bytes
             )
-            vectors = await embed_files(slot, files, spec.image_size)  # (N, D)
+            vectors = await embed_files(slot, files, spec.recipe.input_size)  # (N, D)
     embeddings = encode_vectors(
         vectors, normalize=inputs.normalize, encoding_format=inputs.encoding_format
     )
@@ -123,7 +123,7 @@ def _energy(
 ) -> list[float]:
     import torch
 
-    size = loaded.spec.image_size
+    size = loaded.spec.recipe.input_size
     x = images_to_batch([p[0] for p in pairs], size).to(loaded.device)  # (N, 3, S, S)
     y = images_to_batch([p[1] for p in pairs], size).to(loaded.device)  # (N, 3, S, S)
     with loaded.lock, torch.inference_mode():
@@ -149,4 +149,4 @@ async def energy(
     ]
     loaded = await get_loaded(cache, spec)
     energies = await off_loop(_energy, loaded, pairs)
-    return EnergyResponse(model=spec.model_id, method=spec.method, energies=energies)
+    return EnergyResponse(model=spec.model_id, method=spec.recipe.method, energies=energies)

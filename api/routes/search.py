@@ -111,7 +111,7 @@ async def _query_vector(cache: ModelCache, spec: ModelSpec, query: SearchQuery) 
         with observed(spec.model_id):
             _, slot = await admit(cache, spec)
             with slot:
-                return (await embed_files(slot, [query.image], spec.image_size))[0]
+                return (await embed_files(slot, [query.image], spec.recipe.input_size))[0]
     return torch.tensor(query.vector, dtype=torch.float32)
 
 

@@ -18,14 +18,15 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth import PrincipalDep
+from api.core.persistence import job_feed
 from api.core.persistence.db import session_scope
-from api.core.persistence.tables import FINISHED_STATUSES, Job, JobEvent, Metric, utcnow
+from api.core.persistence.metrics import metrics_after
+from api.core.persistence.tables import FINISHED_STATUSES, Job
 from api.deps import SettingsDep, get_session
 from api.routes.jobs import get_job_or_404, job_out
 from api.schemas.common import MAX_SQL_INT
@@ -79,11 +80,7 @@ class JobsWatch:
     def poll(self) -> list[ServerSentEvent]:
         """Unfinished or recently changed jobs whose shown state differs from last time."""
         with session_scope(self.database_url, tenant=self.tenant_id) as session:
-            rows = session.scalars(
-                select(Job).where(
-                    or_(Job.status.not_in(FINISHED_STATUSES), Job.updated_at >= utcnow() - RECENT)
-                )
-            ).all()
+            rows = job_feed.unfinished_or_changed_since(session, RECENT)
             current = {job.id: _fingerprint(job) for job in rows}
             out = [
                 _event("job", job_out(job).model_dump(mode="json"))
@@ -154,12 +151,7 @@ class JobWatch:
         return [_event("job", job_out(job).model_dump(mode="json"))]
 
     def _metrics(self, session: Session) -> list[ServerSentEvent]:
-        rows = session.scalars(
-            select(Metric)
-            .where(Metric.job_id == self.job_id, Metric.id > self.last_metric_id)
-            .order_by(Metric.id)
-            .limit(METRIC_ROWS_PER_EVENT)
-        ).all()
+        rows = metrics_after(session, self.job_id, self.last_metric_id, METRIC_ROWS_PER_EVENT)
         self.more_metrics = len(rows) == METRIC_ROWS_PER_EVENT
         if not rows:
             return []
@@ -172,11 +164,7 @@ class JobWatch:
         return [_event("metrics", body)]
 
     def _events(self, session: Session) -> list[ServerSentEvent]:
-        rows = session.scalars(
-            select(JobEvent)
-            .where(JobEvent.job_id == self.job_id, JobEvent.id > self.last_event_id)
-            .order_by(JobEvent.id)
-        ).all()
+        rows = job_feed.events_after(session, self.job_id, self.last_event_id)
         if not rows:
             return []
         self.last_event_id = rows[-1].id

@@ -23,9 +23,16 @@ from api.schemas.common import ERROR
 from api.schemas.datasets import DatasetOut
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+# The body's content type is not read: the archive kind is sniffed from its bytes
+# (api.core.archive.archive_kind), so a generic application/octet-stream works as well.
+ARCHIVE_MEDIA_TYPES = (
+    "application/zip",
+    "application/x-tar",
+    "application/gzip",
+    "application/octet-stream",
+)
 ARCHIVE_BODY = {
-    media: {"schema": {"type": "string", "format": "binary"}}
-    for media in ("application/zip", "application/x-tar", "application/gzip")
+    media: {"schema": {"type": "string", "format": "binary"}} for media in ARCHIVE_MEDIA_TYPES
 }
 
 
@@ -79,6 +86,9 @@ async def upload_dataset(
     principal: PrincipalDep,
 ) -> DatasetOut:
     """Upload a zip or tar(.gz/.bz2/.xz) of images as a new dataset of the caller's tenant.
+
+    The body is the archive itself, sent as ``application/zip``, ``application/x-tar``,
+    ``application/gzip`` or ``application/octet-stream``: the kind is read from its bytes.
 
     Only image files are kept (folders become class labels, as for registered folders).
     An archive with absolute or ``..`` paths, links or device files, or past the size,

@@ -1,28 +1,49 @@
-"""Job bodies. Method hyperparameters are validated against the method's own model."""
+"""Job bodies. Method hyperparameters are validated against the method's own model, and
+the training options are the user options of the engine's ``TrainConfig``."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ssl_engine.train_config import USER_OPTION, TrainConfig, UserOption
 
 
-class TrainingOptions(BaseModel):
-    """Optimisation settings shared by all methods; unset values take the method's defaults."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    optimizer: Literal["sgd", "lars", "adamw"] | None = None
-    lr: float | None = Field(None, gt=0, le=100, description="Base LR for batch 256.")
-    weight_decay: float | None = Field(None, ge=0, le=1)
-    warmup_epochs: float = Field(1.0, ge=0, le=1000)
-    precision: Literal["auto", "bf16", "fp32"] = Field(
-        "auto", description="auto: bf16 autocast where the device has bf16 kernels."
+def _training_options_model() -> type[BaseModel]:
+    """The ``TrainConfig`` fields marked as user options, as a strict request model: the
+    same types, defaults, bounds and descriptions as the engine declares."""
+    hints = get_type_hints(TrainConfig)
+    options: dict[str, Any] = {}
+    for config_field in dataclasses.fields(TrainConfig):
+        option: UserOption | None = config_field.metadata.get(USER_OPTION)
+        if option is None:
+            continue
+        assert config_field.default is not dataclasses.MISSING  # every option has a default
+        field_info = Field(
+            config_field.default,
+            description=option.description,
+            gt=option.gt,
+            ge=option.ge,
+            le=option.le,
+        )
+        options[config_field.name] = (hints[config_field.name], field_info)
+    return create_model(
+        "TrainingOptions",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="Optimisation settings shared by all methods; unset values take the "
+        "method's defaults.",
+        __module__=__name__,
+        **options,
     )
-    channels_last: bool = Field(True, description="NHWC weights (faster convolutions).")
-    compile: bool = Field(False, description="torch.compile the networks (slow to start).")
-    checkpoint_every_steps: int = Field(0, ge=0, description="0: at every epoch end only.")
+
+
+if TYPE_CHECKING:  # built at run time: a type checker sees only that it is a model
+    TrainingOptions = BaseModel
+else:
+    TrainingOptions = _training_options_model()
 
 
 class JobCreate(BaseModel):

@@ -14,7 +14,8 @@ TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 class Identity(BaseModel):
     tenant: str = Field(description="The tenant this key's requests act for.")
     key_prefix: str
-    admin: bool
+    admin: bool = Field(description="May manage the keys of its own tenant.")
+    operator: bool = Field(description="The server's operator: manages every tenant.")
 
 
 class TenantUpsert(BaseModel):
@@ -34,9 +35,17 @@ class TenantOut(ORMModel):
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tenant: str = Field(pattern=TENANT_PATTERN, description="Created if it does not exist.")
+    tenant: str | None = Field(
+        None,
+        pattern=TENANT_PATTERN,
+        description="Default: the caller's tenant. Another tenant (created if it does not "
+        "exist) needs the operator's key.",
+    )
     name: str = Field("", max_length=200, description="A label, e.g. who holds the key.")
-    admin: StrictBool = Field(False, description="May manage tenants and keys.")
+    admin: StrictBool = Field(False, description="May manage the keys of its own tenant.")
+    operator: StrictBool = Field(
+        False, description="May manage every tenant; only the operator may grant it."
+    )
 
 
 class KeyOut(ORMModel):
@@ -45,6 +54,7 @@ class KeyOut(ORMModel):
     name: str
     prefix: str = Field(description="The key's first characters, to tell keys apart.")
     admin: bool
+    operator: bool
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None

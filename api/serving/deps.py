@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import PrincipalDep
 from api.core.persistence import trained_models
 from api.core.persistence.db import session_scope
+from api.core.persistence.recipes import recipe_of
 from api.core.settings import Settings
 from api.errors import not_found
 from api.serving.model_cache import ModelCache, ModelSpec
@@ -34,10 +35,7 @@ def _spec_from_database(settings: Settings, tenant_id: str, model_id: str) -> Mo
         return ModelSpec(
             model_id=model.id,
             tenant_id=model.tenant_id,
-            method=model.method,
-            backbone=model.backbone,
-            image_size=model.image_size,
-            hyperparameters=dict(model.hyperparameters),
+            recipe=recipe_of(model),
             weights_path=Path(model.weights_path),
         )
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from api.core.persistence import datasets, jobs
+from api.core.persistence.recipes import recipe_of
 from api.core.persistence.tables import TrainedModel
 
 if TYPE_CHECKING:
@@ -36,21 +37,21 @@ def model_card(session: Session, model: TrainedModel) -> dict[str, Any]:
     from api.method_catalog import method_class
     from ssl_engine.export import preprocessing
 
-    method = method_class(model.method)
+    recipe = recipe_of(model)
+    method = method_class(recipe.method)
     job = jobs.get_job(session, model.job_id)
     dataset = datasets.get_dataset(session, model.dataset_id)
     return {
         "model_id": model.id,
         "created_at": model.created_at.isoformat(),
-        "method": {
-            "name": model.method,
+        **recipe.to_card(),
+        "method": {  # the recipe's method name, described
+            "name": recipe.method,
             "family": str(method.family),
             "collapse_prevention": str(method.collapse_prevention),
             "paper": method.paper,
             "summary": method.summary,
         },
-        "backbone": model.backbone,
-        "image_size": model.image_size,
         "embed_dim": model.embed_dim,
         "data": {
             "dataset_id": model.dataset_id,
@@ -58,7 +59,6 @@ def model_card(session: Session, model: TrainedModel) -> dict[str, Any]:
             "image_count": dataset.image_count if dataset else None,
             "classes": list(dataset.classes) if dataset else [],
         },
-        "hyperparameters": dict(model.hyperparameters),
         "training": {
             "job_id": model.job_id,
             "epochs": job.epochs if job else None,
@@ -67,7 +67,7 @@ def model_card(session: Session, model: TrainedModel) -> dict[str, Any]:
             **(dict(job.training) if job else {}),
         },
         "metrics": dict(model.metrics),
-        "preprocessing": preprocessing(model.image_size),
+        "preprocessing": preprocessing(recipe.input_size),
     }
 
 
@@ -81,20 +81,14 @@ def build_export(model: TrainedModel, card: dict[str, Any], fmt: ExportFormat) -
     target = export_archive_path(model, fmt)
     if target.exists():
         return target
-    method = load_for_inference(
-        Path(model.weights_path),
-        method=model.method,
-        backbone=model.backbone,
-        image_size=model.image_size,
-        hyperparameters=model.hyperparameters,
-        device=torch.device("cpu"),
-    )
+    recipe = recipe_of(model)
+    method = load_for_inference(Path(model.weights_path), recipe, torch.device("cpu"))
     card = {**card, "export": {"format": fmt, "file": FILE_NAMES[fmt]}}
-    card["export"]["load"] = how_to_load(method, model.backbone, fmt)
+    card["export"]["load"] = how_to_load(method, recipe.backbone, fmt)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         exported = Path(scratch) / FILE_NAMES[fmt]
-        export_model(method, fmt, exported, model.image_size, card)
+        export_model(method, fmt, exported, recipe.input_size, card)
         archive = Path(scratch) / "export.zip"
         with zipfile.ZipFile(archive, "w") as bundle:  # stored: weights barely compress
             bundle.write(exported, FILE_NAMES[fmt])

@@ -15,10 +15,11 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from api.serving import metrics
 from api.serving.batcher import BatchingConfig, DynamicBatcher
+from ssl_engine.recipe import Recipe
 
 if TYPE_CHECKING:
     import torch
@@ -29,14 +30,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What it takes to rebuild a trained model for inference."""
+    """What it takes to rebuild a trained model for inference: its recipe and weights."""
 
     model_id: str
     tenant_id: str
-    method: str
-    backbone: str
-    image_size: int
-    hyperparameters: dict[str, Any]
+    recipe: Recipe
     weights_path: Path
 
 
@@ -167,14 +165,7 @@ class ModelCache:
             torch.set_num_threads(self.torch_threads)
         device = resolve_device(self.device_name)
         start = time.perf_counter()
-        module = load_for_inference(
-            spec.weights_path,
-            method=spec.method,
-            backbone=spec.backbone,
-            image_size=spec.image_size,
-            hyperparameters=spec.hyperparameters,
-            device=device,
-        )
+        module = load_for_inference(spec.weights_path, spec.recipe, device)
         tensors = [*module.parameters(), *module.buffers()]
         loaded = LoadedModel(
             spec=spec,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -24,8 +22,3 @@ def encode_vectors(
         return rows
     array = vectors.numpy().astype("<f4", copy=False)  # (N, D) little-endian float32
     return [base64.b64encode(row.tobytes()).decode("ascii") for row in array]
-
-
-def decode_vector(data: str) -> np.ndarray:
-    """One base64 float32 vector back to a (D,) array (for clients and tests)."""
-    return np.frombuffer(base64.b64decode(data), dtype="<f4")

@@ -10,7 +10,7 @@ root) and the first ``fraction`` of them are held out. The split is therefore:
 * stable: adding or removing a file changes the held-out set of its own class only,
   by at most two files.
 
-The trainer never sees the held-out images (DESIGN.md: labels are for evaluation only).
+The trainer never sees the held-out images (docs/architecture.md: labels are for evaluation only).
 """
 
 from __future__ import annotations

@@ -83,18 +83,8 @@ class BarlowTwins(JointEmbeddingMethod):
         "Redundancy Reduction. ICML 2021. arXiv:2103.03230"
     )
     hyperparameters_model: ClassVar[type[Hyperparameters]] = BarlowTwinsHyperparameters
-    # AdamW, not the paper's LARS nor lightly's SGD at SimCLR's rate. The loss sums P
-    # diagonal and P * (P - 1) weighted off-diagonal terms (P = 2048), so its gradients
-    # are about 1,000 times SimCLR's: at initialisation (tiny_cnn, a CIFAR-10 batch)
-    # |grad| / |weight| is 300-460 on the backbone's convolutions (SimCLR 0.3-0.4) and
-    # 5-22 on its BatchNorm scales (SimCLR 0.005-0.013). SGD at lr 0.06 per 256 images
-    # thus moves the backbone's convolutions by several times their own norm per step:
-    # within the first epoch its features collapse onto a few directions and the kNN
-    # accuracy ends below the random initialisation. Adam normalises each parameter's step, so the
-    # loss's scale (P, lambda) no longer sets the step size; LARS normalises the weights'
-    # steps only (biases and norms stay on plain SGD). Measured at the quality benchmark's
-    # budget, kNN top-1 with 27.8 % at random init: SGD 20.3 %, LARS 31.4 %, AdamW 34.6 %
-    # (bench/RESULTS.md, "Representation quality").
+    # AdamW, not the paper's LARS nor SGD: the loss's scale grows with P, and Adam's
+    # per-parameter steps do not. See bench/RESULTS.md, "Barlow Twins optimizer".
     optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
         name="adamw", lr=1e-3, weight_decay=1e-4, momentum=0.9
     )

@@ -22,7 +22,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class Family(StrEnum):
-    """Architecture axis of the energy view (DESIGN.md section 1)."""
+    """Architecture axis of the energy view (docs/architecture.md)."""
 
     JOINT_EMBEDDING = "joint_embedding"
     PREDICTIVE = "predictive"
@@ -30,7 +30,7 @@ class Family(StrEnum):
 
 
 class CollapsePrevention(StrEnum):
-    """How a method keeps the energy from being flat (DESIGN.md section 1)."""
+    """How a method keeps the energy from being flat (docs/architecture.md)."""
 
     CONTRASTIVE = "contrastive"
     REGULARIZED = "regularized"
@@ -143,7 +143,3 @@ class Method(nn.Module):
 
     def on_step_end(self, progress: float) -> None:
         """Called after each optimizer step with progress in [0, 1] (for EMA schedules)."""
-
-    def extra_state(self) -> dict[str, Tensor]:
-        """Non-parameter tensors to checkpoint that are not registered buffers (rare)."""
-        return {}

@@ -16,21 +16,18 @@ whose momentum rises from tau_base to 1 along a cosine (section 3.1).
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from pydantic import Field
 
 from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import byol_configs
-from ssl_engine.backbones import build_backbone
 from ssl_engine.ema import cosine_momentum, ema_update_, frozen_copy
 from ssl_engine.heads import mlp
 from ssl_engine.losses.similarity import normalized_mse
+from ssl_engine.methods import fields
 from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
-    Family,
     Hyperparameters,
     OptimizerDefaults,
     StepOutput,
@@ -51,45 +48,41 @@ class BYOLHyperparameters(Hyperparameters):
             "recipes (e.g. solo-learn's), keeps the target moving on shorter runs."
         ),
     )
-    projection_dim: int = Field(
-        256, ge=8, le=4096, description="Output size of projector and predictor (paper: 256)."
+    projection_dim: int = fields.width(
+        256, "Output size of projector and predictor (paper: 256).", le=4096
     )
-    projection_hidden_dim: int = Field(
-        4096, ge=8, le=16384, description="Hidden size of the projector (paper: 4096)."
+    projection_hidden_dim: int = fields.width(
+        4096, "Hidden size of the projector (paper: 4096).", le=16384
     )
-    predictor_hidden_dim: int = Field(
-        4096, ge=8, le=16384, description="Hidden size of the predictor (paper: 4096)."
+    predictor_hidden_dim: int = fields.width(
+        4096, "Hidden size of the predictor (paper: 4096).", le=16384
     )
 
 
 class BYOL(JointEmbeddingMethod):
     """Online backbone + projector + predictor, regressed onto an EMA target network."""
 
-    name: ClassVar[str] = "byol"
-    family: ClassVar[Family] = Family.JOINT_EMBEDDING
-    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.ARCHITECTURAL
-    summary: ClassVar[str] = (
+    name = "byol"
+    collapse_prevention = CollapsePrevention.ARCHITECTURAL
+    summary = (
         "An online network predicts a slowly moving average of itself on another view "
         "of the same image; no negatives (predictor + momentum target)."
     )
-    paper: ClassVar[str] = (
+    paper = (
         "Grill et al. Bootstrap Your Own Latent: A New Approach to Self-Supervised "
         "Learning. NeurIPS 2020. arXiv:2006.07733"
     )
-    hyperparameters_model: ClassVar[type[Hyperparameters]] = BYOLHyperparameters
+    hyperparameters_model = BYOLHyperparameters
     # The paper trains with LARS at batch 4096. At one-GPU batch sizes LARS has no large
     # batch to stabilise, and this engine's LARS (trust coefficient 0.001) would need its
     # learning rate retuned; SGD with lr 0.06 per 256 images and weight decay 5e-4 is the
     # CIFAR recipe shared with SimCLR here (lightly's CIFAR-10 benchmarks train BYOL so).
-    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="sgd", lr=0.06, weight_decay=5e-4, momentum=0.9
-    )
+    optimizer_defaults = OptimizerDefaults(name="sgd", lr=0.06, weight_decay=5e-4)
 
     def __init__(self, *, backbone: str, image_size: int, hparams: BYOLHyperparameters) -> None:
         super().__init__()
         self.hparams = hparams
-        self.backbone = build_backbone(backbone, image_size)
-        self.embed_dim = self.backbone.out_dim
+        self._set_backbone(backbone, image_size)
         self.projector = mlp(self.embed_dim, hparams.projection_hidden_dim, hparams.projection_dim)
         self.predictor = mlp(
             hparams.projection_dim, hparams.predictor_hidden_dim, hparams.projection_dim

@@ -18,25 +18,22 @@ trained denoiser is meant to be applied.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 from pydantic import Field
 from torch import Tensor
 
-from ssl_engine.augment import ViewAugment
-from ssl_engine.augment.presets import crop_flip_config
-from ssl_engine.conv_autoencoder import ConvDecoder, ConvEncoder, conv_widths
+from ssl_engine.conv_autoencoder import ConvDecoder
 from ssl_engine.losses.reconstruction import per_sample_mse
 from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
     Family,
     Hyperparameters,
-    Method,
-    OptimizerDefaults,
     StepOutput,
 )
+from ssl_engine.methods.conv_autoencoding import ConvAutoencodingMethod
 
 Corruption = Literal["masking", "gaussian"]
 
@@ -74,38 +71,27 @@ class DAEHyperparameters(Hyperparameters):
     )
 
 
-class DAE(Method):
+class DAE(ConvAutoencodingMethod):
     """Convolutional encoder and decoder trained to undo a corruption of the input."""
 
-    name: ClassVar[str] = "dae"
-    family: ClassVar[Family] = Family.PREDICTIVE
-    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.ARCHITECTURAL
-    summary: ClassVar[str] = (
+    name = "dae"
+    family = Family.PREDICTIVE
+    collapse_prevention = CollapsePrevention.ARCHITECTURAL
+    summary = (
         "Corrupts each image (masking or Gaussian noise) and trains a convolutional "
         "autoencoder to reconstruct the clean image."
     )
-    paper: ClassVar[str] = (
+    paper = (
         "Vincent, Larochelle, Bengio, Manzagol. Extracting and Composing Robust Features "
         "with Denoising Autoencoders. ICML 2008"
     )
-    hyperparameters_model: ClassVar[type[Hyperparameters]] = DAEHyperparameters
-    # The paper trained shallow networks with plain SGD. For a BatchNorm conv autoencoder
-    # Adam(W) at lr 1e-3 per 256 images is the standard, robust choice on CIFAR, and a
-    # reconstruction objective needs no weight decay to stay well posed.
-    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="adamw", lr=1e-3, weight_decay=0.0, momentum=0.9
-    )
-    allowed_backbones: ClassVar[tuple[str, ...]] = ("conv_small", "conv_base")
-    default_backbone: ClassVar[str] = "conv_base"
+    hyperparameters_model = DAEHyperparameters
 
     def __init__(self, *, backbone: str, image_size: int, hparams: DAEHyperparameters) -> None:
         super().__init__()
         self.hparams = hparams
-        widths = conv_widths(backbone, image_size)
-        self.encoder = ConvEncoder(widths)
-        self.decoder = ConvDecoder(widths)
+        self.decoder = ConvDecoder(self._set_encoder(backbone, image_size))
         self.embed_dim = self.encoder.out_channels
-        self.augment = ViewAugment(crop_flip_config(image_size))
 
     def _reconstruct(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(B, 3, H, W) -> code (B, C, h, w) and reconstruction (B, 3, H, W) in [0, 1]."""

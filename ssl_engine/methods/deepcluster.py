@@ -26,7 +26,7 @@ and multi-crop.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -35,15 +35,14 @@ from torch import Tensor, nn
 
 from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import simclr_config
-from ssl_engine.backbones import build_backbone
 from ssl_engine.heads import mlp
 from ssl_engine.kmeans import spherical_kmeans
 from ssl_engine.losses.clustering import cluster_classification_loss
+from ssl_engine.methods import fields
 from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
     EpochContext,
-    Family,
     Hyperparameters,
     OptimizerDefaults,
     StepOutput,
@@ -65,42 +64,37 @@ class DeepClusterHyperparameters(Hyperparameters):
             "Capped at the dataset size."
         ),
     )
-    temperature: float = Field(
-        0.1, gt=0, le=10, description="Softmax temperature over prototype scores (v2: 0.1)."
+    temperature: float = fields.temperature(
+        0.1, "Softmax temperature over prototype scores (v2: 0.1)."
     )
     kmeans_iterations: int = Field(
         10, ge=1, le=1000, description="Lloyd iterations per clustering (v2: 10)."
     )
-    projection_dim: int = Field(
-        128, ge=8, le=4096, description="Projection (and centroid) size (v2: 128)."
-    )
-    projection_hidden_dim: int = Field(
-        2048, ge=8, le=8192, description="Hidden size of the projection head (v2: 2048)."
+    projection_dim: int = fields.width(128, "Projection (and centroid) size (v2: 128).", le=4096)
+    projection_hidden_dim: int = fields.width(
+        2048, "Hidden size of the projection head (v2: 2048)."
     )
 
 
 class DeepCluster(JointEmbeddingMethod):
     """Backbone + projector classified against k-means centroids refreshed every epoch."""
 
-    name: ClassVar[str] = "deepcluster"
-    family: ClassVar[Family] = Family.JOINT_EMBEDDING
-    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.CLUSTERING
-    summary: ClassVar[str] = (
+    name = "deepcluster"
+    collapse_prevention = CollapsePrevention.CLUSTERING
+    summary = (
         "Clusters the whole dataset with k-means at every epoch and trains the network "
         "to classify both views of each image into its cluster (DeepCluster-v2)."
     )
-    paper: ClassVar[str] = (
+    paper = (
         "Caron, Bojanowski, Joulin, Douze. Deep Clustering for Unsupervised Learning of "
         "Visual Features. ECCV 2018. arXiv:1807.05520; v2: Caron et al., NeurIPS 2020, "
         "arXiv:2006.09882"
     )
-    hyperparameters_model: ClassVar[type[Hyperparameters]] = DeepClusterHyperparameters
+    hyperparameters_model = DeepClusterHyperparameters
     # v2 trains with LARS at batch 4096 (lr 0.3 per 256 images, weight decay 1e-6). At
     # single-GPU batch sizes on CIFAR, SGD with lr 0.06 per 256 and weight decay 5e-4
     # (the recipe SimCLR and SwAV use here) is the safer, well-tested choice.
-    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="sgd", lr=0.06, weight_decay=5e-4, momentum=0.9
-    )
+    optimizer_defaults = OptimizerDefaults(name="sgd", lr=0.06, weight_decay=5e-4)
 
     prototypes: Tensor
     pseudo_labels: Tensor
@@ -111,8 +105,7 @@ class DeepCluster(JointEmbeddingMethod):
     ) -> None:
         super().__init__()
         self.hparams = hparams
-        self.backbone = build_backbone(backbone, image_size)
-        self.embed_dim = self.backbone.out_dim
+        self._set_backbone(backbone, image_size)
         self.projector = mlp(self.embed_dim, hparams.projection_hidden_dim, hparams.projection_dim)
         # Buffers, not parameters: v2 sets the classifier to the centroids and does not
         # train it. The label buffer is sized by the dataset at the first epoch start.

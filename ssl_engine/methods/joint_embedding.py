@@ -1,4 +1,4 @@
-"""What every joint-embedding method serves: backbone features and their cosine distance."""
+"""What every joint-embedding method shares: a backbone, two views and their cosine distance."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import ClassVar
 import torch.nn.functional as F
 from torch import Tensor
 
-from ssl_engine.backbones import Backbone
-from ssl_engine.methods.base import Family, Method
+from ssl_engine.augment import TwoViews
+from ssl_engine.backbones import Backbone, build_backbone
+from ssl_engine.methods.base import Family, Method, StepOutput
 
 
 class JointEmbeddingMethod(Method):
@@ -21,9 +22,30 @@ class JointEmbeddingMethod(Method):
 
     family: ClassVar[Family] = Family.JOINT_EMBEDDING
     backbone: Backbone
+    views: TwoViews
+
+    def _set_backbone(self, backbone: str, image_size: int) -> None:
+        """Build ``self.backbone``; users get its features, so its width is ``embed_dim``."""
+        self.backbone = build_backbone(backbone, image_size)
+        self.embed_dim = self.backbone.out_dim
+
+    def _encode_views(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (2B, D) backbone features of two views; rows i and B + i pair up.
+
+        One augmentation call on the batch twice over: every row draws its own random
+        parameters, so rows i and B + i are two independent views of image i.
+        """
+        return self.backbone(self.views(images))  # (2B, D)
 
     def embed(self, x: Tensor) -> Tensor:
         return self.backbone(x)  # (B, D)
 
     def energy(self, x: Tensor, y: Tensor) -> Tensor:
         return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)
+
+
+def two_view_output(loss: Tensor, features: Tensor, **metrics: float) -> StepOutput:
+    """A step's result; ``features`` (2B, D) of both views, the first B go to the monitor."""
+    return StepOutput(
+        loss=loss, metrics=metrics, embeddings=features[: len(features) // 2].detach()
+    )

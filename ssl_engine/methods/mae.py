@@ -18,8 +18,6 @@ Users get the mean of the encoder's patch tokens over the whole, unmasked image.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from pydantic import Field, model_validator
 from torch import Tensor
@@ -108,26 +106,24 @@ class MAEHyperparameters(Hyperparameters):
 class MAE(Method):
     """ViT encoder on visible patches + light transformer decoder predicting hidden pixels."""
 
-    name: ClassVar[str] = "mae"
-    family: ClassVar[Family] = Family.PREDICTIVE
-    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.ARCHITECTURAL
-    summary: ClassVar[str] = (
+    name = "mae"
+    family = Family.PREDICTIVE
+    collapse_prevention = CollapsePrevention.ARCHITECTURAL
+    summary = (
         "Masks 75% of an image's patches, encodes the visible ones with a ViT and "
         "reconstructs the hidden pixels with a light decoder."
     )
-    paper: ClassVar[str] = (
+    paper = (
         "He, Chen, Xie, Li, Dollár, Girshick. Masked Autoencoders Are Scalable Vision "
         "Learners. CVPR 2022. arXiv:2111.06377"
     )
-    hyperparameters_model: ClassVar[type[Hyperparameters]] = MAEHyperparameters
+    hyperparameters_model = MAEHyperparameters
     # The paper's AdamW recipe: base lr 1.5e-4 per 256 images, weight decay 0.05 (its
     # beta2 of 0.95 is not configurable here; AdamW runs with 0.999). Transformers train
     # poorly with SGD, and MAE needs no LARS since its batches are not contrastive.
-    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="adamw", lr=1.5e-4, weight_decay=0.05, momentum=0.9
-    )
-    allowed_backbones: ClassVar[tuple[str, ...]] = ("vit_micro", "vit_tiny", "vit_small")
-    default_backbone: ClassVar[str] = "vit_tiny"
+    optimizer_defaults = OptimizerDefaults(name="adamw", lr=1.5e-4, weight_decay=0.05)
+    allowed_backbones = ("vit_micro", "vit_tiny", "vit_small")
+    default_backbone = "vit_tiny"
 
     def __init__(self, *, backbone: str, image_size: int, hparams: MAEHyperparameters) -> None:
         super().__init__()

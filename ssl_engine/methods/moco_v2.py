@@ -21,8 +21,6 @@ sharing BatchNorm batch statistics; a single-process job computes keys on one ba
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -30,14 +28,13 @@ from torch import Tensor
 
 from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import moco_v2_config
-from ssl_engine.backbones import build_backbone
 from ssl_engine.ema import ema_update_, frozen_copy
 from ssl_engine.heads import mlp
 from ssl_engine.losses.infonce_queue import infonce_queue_loss
+from ssl_engine.methods import fields
 from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
-    Family,
     Hyperparameters,
     OptimizerDefaults,
     StepOutput,
@@ -48,7 +45,7 @@ from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 class MoCoV2Hyperparameters(Hyperparameters):
     """MoCo v2's knobs; paper defaults except where marked as CIFAR-scale."""
 
-    temperature: float = Field(0.2, gt=0, le=10, description="InfoNCE temperature (MoCo v2: 0.2).")
+    temperature: float = fields.temperature(0.2, "InfoNCE temperature (MoCo v2: 0.2).")
     momentum: float = Field(
         0.99,
         ge=0,
@@ -68,8 +65,8 @@ class MoCoV2Hyperparameters(Hyperparameters):
             "(keys would be many epochs old); 4096 is the usual CIFAR choice."
         ),
     )
-    projection_dim: int = Field(
-        128, ge=8, le=4096, description="Output size of the projection head (paper: 128)."
+    projection_dim: int = fields.width(
+        128, "Output size of the projection head (paper: 128).", le=4096
     )
     projection_hidden_dim: int | None = Field(
         None,
@@ -82,23 +79,20 @@ class MoCoV2Hyperparameters(Hyperparameters):
 class MoCoV2(JointEmbeddingMethod):
     """Query encoder + projector, a momentum key encoder and a queue of negative keys."""
 
-    name: ClassVar[str] = "moco_v2"
-    family: ClassVar[Family] = Family.JOINT_EMBEDDING
-    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.CONTRASTIVE
-    summary: ClassVar[str] = (
+    name = "moco_v2"
+    collapse_prevention = CollapsePrevention.CONTRASTIVE
+    summary = (
         "Matches each view to the momentum-encoded other view of the same image against "
         "a large queue of keys from earlier batches (InfoNCE contrastive loss)."
     )
-    paper: ClassVar[str] = (
+    paper = (
         "Chen, Fan, Girshick, He. Improved Baselines with Momentum Contrastive Learning. "
         "2020. arXiv:2003.04297 (MoCo: He et al., CVPR 2020, arXiv:1911.05722)"
     )
-    hyperparameters_model: ClassVar[type[Hyperparameters]] = MoCoV2Hyperparameters
+    hyperparameters_model = MoCoV2Hyperparameters
     # The paper's SGD recipe: lr 0.03 per 256 images, momentum 0.9. Weight decay 5e-4
     # instead of ImageNet's 1e-4: small datasets over-fit sooner (the CIFAR recipes' value).
-    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="sgd", lr=0.03, weight_decay=5e-4, momentum=0.9
-    )
+    optimizer_defaults = OptimizerDefaults(name="sgd", lr=0.03, weight_decay=5e-4)
 
     queue: Tensor
     queue_ptr: Tensor
@@ -106,8 +100,7 @@ class MoCoV2(JointEmbeddingMethod):
     def __init__(self, *, backbone: str, image_size: int, hparams: MoCoV2Hyperparameters) -> None:
         super().__init__()
         self.hparams = hparams
-        self.backbone = build_backbone(backbone, image_size)
-        self.embed_dim = self.backbone.out_dim
+        self._set_backbone(backbone, image_size)
         hidden_dim = hparams.projection_hidden_dim or self.embed_dim
         # MoCo v2's head: fc -> ReLU -> fc, without BatchNorm.
         self.projector = mlp(self.embed_dim, hidden_dim, hparams.projection_dim, batch_norm=False)

@@ -15,90 +15,69 @@ transfers better (section 4.2).
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from pydantic import Field
-
 from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import simclr_config
-from ssl_engine.backbones import build_backbone
 from ssl_engine.heads import mlp
 from ssl_engine.losses.contrastive import nt_xent_loss
+from ssl_engine.methods import fields
 from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
-    Family,
     Hyperparameters,
     OptimizerDefaults,
     StepOutput,
 )
-from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
+from ssl_engine.methods.joint_embedding import JointEmbeddingMethod, two_view_output
 
 
 class SimCLRHyperparameters(Hyperparameters):
     """SimCLR's knobs; defaults follow the paper's CIFAR-10 setup (appendix B.9)."""
 
-    temperature: float = Field(
-        0.5, gt=0, le=10, description="NT-Xent temperature; 0.5 is the paper's CIFAR value."
+    temperature: float = fields.temperature(
+        0.5, "NT-Xent temperature; 0.5 is the paper's CIFAR value."
     )
-    projection_dim: int = Field(
-        128, ge=8, le=4096, description="Output size of the projection head (paper: 128)."
+    projection_dim: int = fields.width(
+        128, "Output size of the projection head (paper: 128).", le=4096
     )
-    projection_hidden_dim: int | None = Field(
-        None, ge=8, le=8192, description="Hidden size of the projection head; None = backbone dim."
+    projection_hidden_dim: int | None = fields.width(
+        None, "Hidden size of the projection head; None = backbone dim."
     )
-    projection_layers: int = Field(
-        2, ge=1, le=4, description="Linear layers in the projection head (SimCLR v1: 2)."
+    projection_layers: int = fields.layers(
+        2, "Linear layers in the projection head (SimCLR v1: 2)."
     )
 
 
 class SimCLR(JointEmbeddingMethod):
     """Backbone + MLP projector trained with NT-Xent on two views of each image."""
 
-    name: ClassVar[str] = "simclr"
-    family: ClassVar[Family] = Family.JOINT_EMBEDDING
-    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.CONTRASTIVE
-    summary: ClassVar[str] = (
+    name = "simclr"
+    collapse_prevention = CollapsePrevention.CONTRASTIVE
+    summary = (
         "Pulls two augmented views of an image together and pushes apart views of "
         "different images in the batch (NT-Xent contrastive loss)."
     )
-    paper: ClassVar[str] = (
+    paper = (
         "Chen, Kornblith, Norouzi, Hinton. A Simple Framework for Contrastive Learning "
         "of Visual Representations. ICML 2020. arXiv:2002.05709"
     )
-    hyperparameters_model: ClassVar[type[Hyperparameters]] = SimCLRHyperparameters
+    hyperparameters_model = SimCLRHyperparameters
     # The paper uses LARS at batch 4096; at the small batches a single GPU holds, SGD with
     # momentum, lr 0.06 * batch / 256 and weight decay 5e-4 is the well-tested CIFAR recipe
     # of the lightly and solo-learn benchmarks, so that is the default here.
-    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="sgd", lr=0.06, weight_decay=5e-4, momentum=0.9
-    )
+    optimizer_defaults = OptimizerDefaults(name="sgd", lr=0.06, weight_decay=5e-4)
 
     def __init__(self, *, backbone: str, image_size: int, hparams: SimCLRHyperparameters) -> None:
         super().__init__()
         self.hparams = hparams
-        self.backbone = build_backbone(backbone, image_size)
-        self.embed_dim = self.backbone.out_dim
+        self._set_backbone(backbone, image_size)
         hidden_dim = hparams.projection_hidden_dim or self.embed_dim
         self.projector = mlp(
-            self.embed_dim,
-            hidden_dim,
-            hparams.projection_dim,
-            num_layers=hparams.projection_layers,
+            self.embed_dim, hidden_dim, hparams.projection_dim, num_layers=hparams.projection_layers
         )
         self.views = TwoViews(simclr_config(image_size))
 
     def training_step(self, batch: Batch) -> StepOutput:
-        batch_size = batch.images.shape[0]
-        # One augmentation call on the batch twice over: every row draws its own random
-        # parameters, so rows i and B + i are two independent views of image i.
-        views = self.views(batch.images)  # (2B, 3, S, S)
-        h = self.backbone(views)  # (2B, D)
-        z = self.projector(h)  # (2B, P)
-        z_a, z_b = z.split(batch_size)  # (B, P) each
+        h = self._encode_views(batch.images)  # (2B, D)
+        z_a, z_b = self.projector(h).chunk(2)  # (B, P) each
         loss = nt_xent_loss(z_a, z_b, self.hparams.temperature)
-        return StepOutput(
-            loss=loss,
-            metrics={"loss_nt_xent": loss.item()},
-            embeddings=h[:batch_size].detach(),  # (B, D) first views
-        )
+        return two_view_output(loss, h, loss_nt_xent=loss.item())

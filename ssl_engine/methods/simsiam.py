@@ -17,75 +17,54 @@ follows the cosine schedule; the trainer applies one schedule to every parameter
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from pydantic import Field
-
 from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import moco_v2_config
-from ssl_engine.backbones import build_backbone
 from ssl_engine.heads import mlp
 from ssl_engine.losses.similarity import negative_cosine_similarity
+from ssl_engine.methods import fields
 from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
-    Family,
     Hyperparameters,
     OptimizerDefaults,
     StepOutput,
 )
-from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
+from ssl_engine.methods.joint_embedding import JointEmbeddingMethod, two_view_output
 
 
 class SimSiamHyperparameters(Hyperparameters):
     """SimSiam's knobs; defaults are the paper's."""
 
-    projection_dim: int = Field(
-        2048, ge=8, le=8192, description="Output size of the projector (paper: 2048)."
-    )
-    projection_hidden_dim: int = Field(
-        2048, ge=8, le=8192, description="Hidden size of the projector (paper: 2048)."
-    )
-    projection_layers: int = Field(
-        3, ge=2, le=4, description="Linear layers in the projector (paper: 3)."
-    )
-    predictor_hidden_dim: int = Field(
-        512,
-        ge=8,
-        le=8192,
-        description="Bottleneck of the predictor (paper: 512, a quarter of its output).",
+    projection_dim: int = fields.width(2048, "Output size of the projector (paper: 2048).")
+    projection_hidden_dim: int = fields.width(2048, "Hidden size of the projector (paper: 2048).")
+    projection_layers: int = fields.layers(3, "Linear layers in the projector (paper: 3).", ge=2)
+    predictor_hidden_dim: int = fields.width(
+        512, "Bottleneck of the predictor (paper: 512, a quarter of its output)."
     )
 
 
 class SimSiam(JointEmbeddingMethod):
     """Backbone + projector + predictor; each view's prediction regresses the other's."""
 
-    name: ClassVar[str] = "simsiam"
-    family: ClassVar[Family] = Family.JOINT_EMBEDDING
-    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.ARCHITECTURAL
-    summary: ClassVar[str] = (
+    name = "simsiam"
+    collapse_prevention = CollapsePrevention.ARCHITECTURAL
+    summary = (
         "Predicts one view's projection from the other's through a small predictor, "
         "with a stop-gradient on the target; no negatives, no momentum encoder."
     )
-    paper: ClassVar[str] = (
+    paper = (
         "Chen, He. Exploring Simple Siamese Representation Learning. CVPR 2021. arXiv:2011.10566"
     )
-    hyperparameters_model: ClassVar[type[Hyperparameters]] = SimSiamHyperparameters
-    # AdamW (lr 1e-3 per 256 images, weight decay 1e-4) rather than the paper's CIFAR-10
-    # recipe (appendix D: SGD, lr 0.03 per 256, weight decay 5e-4): with SGD, short runs
-    # narrow the backbone onto a few directions after the first epoch and stay at the
-    # random-init kNN level (bench/quality.py, tiny_cnn, 5 epochs: 28.9 % against 32.9 %
-    # with AdamW; bench/RESULTS.md). Choose "sgd" in the job's training options for the
-    # paper's recipe on long runs.
-    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="adamw", lr=1e-3, weight_decay=1e-4, momentum=0.9
-    )
+    hyperparameters_model = SimSiamHyperparameters
+    # AdamW rather than the paper's CIFAR-10 SGD recipe, which short runs do not learn
+    # with; "sgd" in a job's training options restores it. See bench/RESULTS.md,
+    # "SimSiam optimizer".
+    optimizer_defaults = OptimizerDefaults(name="adamw", lr=1e-3, weight_decay=1e-4)
 
     def __init__(self, *, backbone: str, image_size: int, hparams: SimSiamHyperparameters) -> None:
         super().__init__()
         self.hparams = hparams
-        self.backbone = build_backbone(backbone, image_size)
-        self.embed_dim = self.backbone.out_dim
+        self._set_backbone(backbone, image_size)
         # BN on every layer including the output (without affine), no ReLU at the output.
         self.projector = mlp(
             self.embed_dim,
@@ -101,15 +80,9 @@ class SimSiam(JointEmbeddingMethod):
         self.views = TwoViews(moco_v2_config(image_size))  # the paper uses MoCo v2's
 
     def training_step(self, batch: Batch) -> StepOutput:
-        batch_size = batch.images.shape[0]
-        views = self.views(batch.images)  # (2B, 3, S, S)
-        h = self.backbone(views)  # (2B, D)
+        h = self._encode_views(batch.images)  # (2B, D)
         z = self.projector(h)  # (2B, P)
-        p_1, p_2 = self.predictor(z).split(batch_size)  # (B, P) each
-        z_1, z_2 = z.detach().split(batch_size)  # (B, P) each; the stop-gradient
+        p_1, p_2 = self.predictor(z).chunk(2)  # (B, P) each
+        z_1, z_2 = z.detach().chunk(2)  # (B, P) each; the stop-gradient
         loss = (negative_cosine_similarity(p_1, z_2) + negative_cosine_similarity(p_2, z_1)) / 2
-        return StepOutput(
-            loss=loss,
-            metrics={"loss_negative_cosine": loss.item()},
-            embeddings=h[:batch_size].detach(),  # (B, D) first views
-        )
+        return two_view_output(loss, h, loss_negative_cosine=loss.item())

@@ -22,8 +22,6 @@ Not reproduced: multi-crop (the extra low-resolution views); two full-size views
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -31,14 +29,13 @@ from torch import Tensor, nn
 
 from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import simclr_config
-from ssl_engine.backbones import build_backbone
 from ssl_engine.heads import mlp
 from ssl_engine.losses.clustering import sinkhorn_knopp, swapped_prediction_loss
+from ssl_engine.methods import fields
 from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
     EpochContext,
-    Family,
     Hyperparameters,
     OptimizerDefaults,
     StepOutput,
@@ -58,20 +55,20 @@ class SwAVHyperparameters(Hyperparameters):
             "512 is the lightly CIFAR-10 benchmark's value."
         ),
     )
-    temperature: float = Field(
-        0.1, gt=0, le=10, description="Softmax temperature of the predictions (paper: 0.1)."
+    temperature: float = fields.temperature(
+        0.1, "Softmax temperature of the predictions (paper: 0.1)."
     )
-    sinkhorn_epsilon: float = Field(
-        0.05, gt=0, le=10, description="Entropic regularisation of Sinkhorn-Knopp (paper: 0.05)."
+    sinkhorn_epsilon: float = fields.temperature(
+        0.05, "Entropic regularisation of Sinkhorn-Knopp (paper: 0.05)."
     )
     sinkhorn_iterations: int = Field(
         3, ge=1, le=100, description="Sinkhorn-Knopp iterations (paper: 3)."
     )
-    projection_dim: int = Field(
-        128, ge=8, le=4096, description="Projection (and prototype) size (paper: 128)."
+    projection_dim: int = fields.width(
+        128, "Projection (and prototype) size (paper: 128).", le=4096
     )
-    projection_hidden_dim: int = Field(
-        2048, ge=8, le=8192, description="Hidden size of the projection head (paper: 2048)."
+    projection_hidden_dim: int = fields.width(
+        2048, "Hidden size of the projection head (paper: 2048)."
     )
     queue_length: int = Field(
         3840,
@@ -106,25 +103,22 @@ class SwAVHyperparameters(Hyperparameters):
 class SwAV(JointEmbeddingMethod):
     """Backbone + projector + prototypes, trained by swapped prediction of Sinkhorn codes."""
 
-    name: ClassVar[str] = "swav"
-    family: ClassVar[Family] = Family.JOINT_EMBEDDING
-    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.CLUSTERING
-    summary: ClassVar[str] = (
+    name = "swav"
+    collapse_prevention = CollapsePrevention.CLUSTERING
+    summary = (
         "Assigns each view to learned prototypes with equal-size soft clusters "
         "(Sinkhorn-Knopp) and predicts one view's assignment from the other view."
     )
-    paper: ClassVar[str] = (
+    paper = (
         "Caron, Misra, Mairal, Goyal, Bojanowski, Joulin. Unsupervised Learning of Visual "
         "Features by Contrasting Cluster Assignments. NeurIPS 2020. arXiv:2006.09882"
     )
-    hyperparameters_model: ClassVar[type[Hyperparameters]] = SwAVHyperparameters
+    hyperparameters_model = SwAVHyperparameters
     # The paper's LARS recipe (lr 0.6 per 256 images at batch 4096, weight decay 1e-6)
     # relies on a large batch and, on CIFAR, a larger LARS trust coefficient than the
     # trainer's. Plain SGD with lr 0.06 per 256 and weight decay 5e-4 is the lightly
     # CIFAR-10 benchmark recipe, which trains SwAV well at single-GPU batch sizes.
-    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="sgd", lr=0.06, weight_decay=5e-4, momentum=0.9
-    )
+    optimizer_defaults = OptimizerDefaults(name="sgd", lr=0.06, weight_decay=5e-4)
 
     queue: Tensor
     queue_filled: Tensor
@@ -133,8 +127,7 @@ class SwAV(JointEmbeddingMethod):
     def __init__(self, *, backbone: str, image_size: int, hparams: SwAVHyperparameters) -> None:
         super().__init__()
         self.hparams = hparams
-        self.backbone = build_backbone(backbone, image_size)
-        self.embed_dim = self.backbone.out_dim
+        self._set_backbone(backbone, image_size)
         self.projector = mlp(self.embed_dim, hparams.projection_hidden_dim, hparams.projection_dim)
         self.prototypes = nn.Linear(hparams.projection_dim, hparams.num_prototypes, bias=False)
         # Buffers, so a resumed run continues with the same queue and schedule.

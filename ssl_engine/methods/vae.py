@@ -17,25 +17,20 @@ evaluated at z = mu instead of a random sample, and use beta = 1 (the true ELBO)
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from ssl_engine.augment import ViewAugment
-from ssl_engine.augment.presets import crop_flip_config
-from ssl_engine.conv_autoencoder import ConvDecoder, ConvEncoder, conv_widths
+from ssl_engine.conv_autoencoder import ConvDecoder
 from ssl_engine.losses.variational import bernoulli_nll, gaussian_kl_to_standard_normal
 from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
     Family,
     Hyperparameters,
-    Method,
-    OptimizerDefaults,
     StepOutput,
 )
+from ssl_engine.methods.conv_autoencoding import ConvAutoencodingMethod
 
 LOGVAR_RANGE = (-30.0, 20.0)  # keeps exp(logvar) finite early in training
 
@@ -59,34 +54,24 @@ class VAEHyperparameters(Hyperparameters):
     )
 
 
-class VAE(Method):
+class VAE(ConvAutoencodingMethod):
     """Convolutional encoder to a Gaussian posterior, decoder to Bernoulli pixel logits."""
 
-    name: ClassVar[str] = "vae"
-    family: ClassVar[Family] = Family.LATENT_VARIABLE
-    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.REGULARIZED
-    summary: ClassVar[str] = (
+    name = "vae"
+    family = Family.LATENT_VARIABLE
+    collapse_prevention = CollapsePrevention.REGULARIZED
+    summary = (
         "Encodes each image to a Gaussian posterior over a latent code and decodes samples "
         "back to pixels, maximising the evidence lower bound (ELBO)."
     )
-    paper: ClassVar[str] = (
-        "Kingma, Welling. Auto-Encoding Variational Bayes. ICLR 2014. arXiv:1312.6114"
-    )
-    hyperparameters_model: ClassVar[type[Hyperparameters]] = VAEHyperparameters
-    # The paper used Adagrad; Adam(W) at lr 1e-3 per 256 images is what CIFAR VAEs use
-    # today. Adam's step does not depend on the loss scale, which matters here since the
-    # ELBO is summed over 3 * H * W pixels. The KL term already regularises: no decay.
-    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="adamw", lr=1e-3, weight_decay=0.0, momentum=0.9
-    )
-    allowed_backbones: ClassVar[tuple[str, ...]] = ("conv_small", "conv_base")
-    default_backbone: ClassVar[str] = "conv_base"
+    paper = "Kingma, Welling. Auto-Encoding Variational Bayes. ICLR 2014. arXiv:1312.6114"
+    hyperparameters_model = VAEHyperparameters
+    # (optimizer: see ConvAutoencodingMethod; the KL term is the VAE's regulariser)
 
     def __init__(self, *, backbone: str, image_size: int, hparams: VAEHyperparameters) -> None:
         super().__init__()
         self.hparams = hparams
-        widths = conv_widths(backbone, image_size)
-        self.encoder = ConvEncoder(widths)
+        widths = self._set_encoder(backbone, image_size)
         side = image_size // self.encoder.downsampling
         self.code_shape = (widths[-1], side, side)
         code_size = widths[-1] * side * side
@@ -94,7 +79,6 @@ class VAE(Method):
         self.from_latent = nn.Sequential(nn.Linear(hparams.latent_dim, code_size), nn.ReLU())
         self.decoder = ConvDecoder(widths)
         self.embed_dim = hparams.latent_dim
-        self.augment = ViewAugment(crop_flip_config(image_size))
 
     def _posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(B, 3, H, W) -> mu (B, L), logvar (B, L) of q(z | x)."""

@@ -15,85 +15,68 @@ decorrelated (covariance), so no weight sharing or negatives are needed.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from pydantic import Field
-
 from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import byol_configs
-from ssl_engine.backbones import build_backbone
 from ssl_engine.heads import mlp
 from ssl_engine.losses.regularized import covariance_loss, invariance_loss, variance_loss
+from ssl_engine.methods import fields
 from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
-    Family,
     Hyperparameters,
     OptimizerDefaults,
     StepOutput,
 )
-from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
+from ssl_engine.methods.joint_embedding import JointEmbeddingMethod, two_view_output
 
 
 class VICRegHyperparameters(Hyperparameters):
     """VICReg's knobs; paper defaults except where marked as CIFAR-scale."""
 
-    invariance_weight: float = Field(
-        25.0, ge=0, le=1000, description="lambda, weight of the invariance term (paper: 25)."
+    invariance_weight: float = fields.loss_weight(
+        25.0, "lambda, weight of the invariance term (paper: 25)."
     )
-    variance_weight: float = Field(
-        25.0, ge=0, le=1000, description="mu, weight of the variance term (paper: 25)."
+    variance_weight: float = fields.loss_weight(
+        25.0, "mu, weight of the variance term (paper: 25)."
     )
-    covariance_weight: float = Field(
-        1.0, ge=0, le=1000, description="nu, weight of the covariance term (paper: 1)."
+    covariance_weight: float = fields.loss_weight(
+        1.0, "nu, weight of the covariance term (paper: 1)."
     )
-    projection_dim: int = Field(
+    projection_dim: int = fields.width(
         2048,
-        ge=8,
+        "Output size of the expander. The paper's 8192 is for ResNet-50 on ImageNet; "
+        "2048, as in common CIFAR recipes (solo-learn), fits a ResNet-18.",
         le=16384,
-        description=(
-            "Output size of the expander. The paper's 8192 is for ResNet-50 on ImageNet; "
-            "2048, as in common CIFAR recipes (solo-learn), fits a ResNet-18."
-        ),
     )
-    projection_hidden_dim: int = Field(
-        2048,
-        ge=8,
-        le=16384,
-        description="Hidden size of the expander (paper: 8192; 2048 at CIFAR scale).",
+    projection_hidden_dim: int = fields.width(
+        2048, "Hidden size of the expander (paper: 8192; 2048 at CIFAR scale).", le=16384
     )
-    projection_layers: int = Field(
-        3, ge=1, le=4, description="Linear layers in the expander (paper: 3)."
-    )
+    projection_layers: int = fields.layers(3, "Linear layers in the expander (paper: 3).")
 
 
 class VICReg(JointEmbeddingMethod):
     """Backbone + expander trained with separately weighted V, I and C terms."""
 
-    name: ClassVar[str] = "vicreg"
-    family: ClassVar[Family] = Family.JOINT_EMBEDDING
-    collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.REGULARIZED
-    summary: ClassVar[str] = (
+    name = "vicreg"
+    collapse_prevention = CollapsePrevention.REGULARIZED
+    summary = (
         "Pulls two views' embeddings together while keeping every feature's variance "
         "up and the features decorrelated (variance-invariance-covariance terms)."
     )
-    paper: ClassVar[str] = (
+    paper = (
         "Bardes, Ponce, LeCun. VICReg: Variance-Invariance-Covariance Regularization for "
         "Self-Supervised Learning. ICLR 2022. arXiv:2105.04906"
     )
-    hyperparameters_model: ClassVar[type[Hyperparameters]] = VICRegHyperparameters
+    hyperparameters_model = VICRegHyperparameters
     # LARS as in the paper, at the CIFAR-10 values of the lightly and solo-learn
     # benchmarks: lr 0.3 per 256 images, weight decay 1e-4. With plain SGD the 25-weighted
     # terms give large gradients and training diverges (lightly notes the same).
-    optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="lars", lr=0.3, weight_decay=1e-4, momentum=0.9
-    )
+    optimizer_defaults = OptimizerDefaults(name="lars", lr=0.3, weight_decay=1e-4)
 
     def __init__(self, *, backbone: str, image_size: int, hparams: VICRegHyperparameters) -> None:
         super().__init__()
         self.hparams = hparams
-        self.backbone = build_backbone(backbone, image_size)
-        self.embed_dim = self.backbone.out_dim
+        self._set_backbone(backbone, image_size)
         self.expander = mlp(
             self.embed_dim,
             hparams.projection_hidden_dim,
@@ -103,24 +86,21 @@ class VICReg(JointEmbeddingMethod):
         self.views = TwoViews(*byol_configs(image_size))  # the paper uses BYOL's augmentations
 
     def training_step(self, batch: Batch) -> StepOutput:
-        batch_size = batch.images.shape[0]
-        views = self.views(batch.images)  # (2B, 3, S, S)
-        h = self.backbone(views)  # (2B, D)
-        z_1, z_2 = self.expander(h).split(batch_size)  # (B, P) each
+        h = self._encode_views(batch.images)  # (2B, D)
+        z_1, z_2 = self.expander(h).chunk(2)  # (B, P) each
         invariance = invariance_loss(z_1, z_2)
         variance = variance_loss(z_1) + variance_loss(z_2)
         covariance = covariance_loss(z_1) + covariance_loss(z_2)
+        weights = self.hparams
         loss = (
-            self.hparams.invariance_weight * invariance
-            + self.hparams.variance_weight * variance
-            + self.hparams.covariance_weight * covariance
+            weights.invariance_weight * invariance
+            + weights.variance_weight * variance
+            + weights.covariance_weight * covariance
         )
-        return StepOutput(
-            loss=loss,
-            metrics={
-                "loss_invariance": invariance.item(),
-                "loss_variance": variance.item(),
-                "loss_covariance": covariance.item(),
-            },
-            embeddings=h[:batch_size].detach(),  # (B, D) first views
+        return two_view_output(
+            loss,
+            h,
+            loss_invariance=invariance.item(),
+            loss_variance=variance.item(),
+            loss_covariance=covariance.item(),
         )

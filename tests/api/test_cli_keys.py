@@ -9,10 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.cli import _local_key, app
+from api.cli import app
+from api.cli.service import _local_key
 from api.core.settings import Settings, get_settings
 from api.main import create_app
-from tests.keys import bearer
+from tests.keys import bearer, create_key
 
 
 @pytest.fixture
@@ -59,6 +60,17 @@ def test_the_embedded_mode_makes_one_local_admin_key_and_keeps_it(settings: Sett
             "tenant": "local",
             "key_prefix": key[:14],
             "admin": True,
+            "operator": True,
         }
     path.write_text("sslpt_revoked_or_foreign\n")
     assert _local_key(settings) != "sslpt_revoked_or_foreign"  # a dead key is replaced
+
+
+def test_an_older_local_key_without_the_operator_scope_is_replaced(settings: Settings) -> None:
+    old = create_key(settings, "local", admin=True)
+    settings.local_key_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.local_key_file.write_text(old + "\n")
+    new = _local_key(settings)
+    assert new != old
+    with TestClient(create_app(settings, run_reconciler=False)) as client:
+        assert client.get("/v1/me", headers=bearer(new)).json()["operator"] is True

@@ -15,6 +15,7 @@ from api.core.persistence.tables import LOCAL_TENANT
 from api.core.settings import Settings
 from api.main import create_app
 from ssl_engine.factory import build_method
+from ssl_engine.recipe import Recipe
 from tests.image_folders import make_image_folder
 from tests.keys import bearer
 
@@ -34,7 +35,7 @@ def labeled_id(client: TestClient, image_folder: Path) -> str:
 def model_id(settings: Settings, tmp_path: Path, labeled_id: str) -> str:
     """A tiny SimCLR model (random weights) recorded as if a job had produced it."""
     torch.manual_seed(0)
-    method = build_method("simclr", backbone="tiny_cnn", image_size=16, hyperparameters={})
+    method = build_method(Recipe("simclr", "tiny_cnn", 16))
     weights = tmp_path / "model.safetensors"
     save_file({k: v.contiguous().clone() for k, v in method.state_dict().items()}, str(weights))
     with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:

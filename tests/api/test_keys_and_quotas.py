@@ -15,14 +15,22 @@ from tests.keys import bearer, create_key
 TINY_JOB = {"method": "simclr", "backbone": "tiny_cnn", "batch_size": 4, "epochs": 1}
 
 
-def test_an_admin_creates_lists_and_revokes_keys(client: TestClient, settings: Settings) -> None:
-    admin = bearer(create_key(settings, "ops", admin=True))
+def test_the_operator_creates_lists_and_revokes_keys(
+    client: TestClient, settings: Settings
+) -> None:
+    admin = bearer(create_key(settings, "ops", operator=True))
     made = client.post("/v1/keys", json={"tenant": "team-c", "name": "c's ci"}, headers=admin)
     assert made.status_code == 201, made.text
+    assert made.headers["cache-control"] == "no-store"
     key = made.json()
     assert key["key"].startswith(key["prefix"]) and key["tenant_id"] == "team-c"
     me = client.get("/v1/me", headers=bearer(key["key"])).json()
-    assert me == {"tenant": "team-c", "key_prefix": key["prefix"], "admin": False}
+    assert me == {
+        "tenant": "team-c",
+        "key_prefix": key["prefix"],
+        "admin": False,
+        "operator": False,
+    }
 
     listed = client.get("/v1/keys", params={"tenant": "team-c"}, headers=admin).json()
     assert [k["prefix"] for k in listed] == [key["prefix"]]
@@ -65,8 +73,8 @@ def test_a_tenant_at_its_quota_gets_429_and_others_do_not(
         first = client.get("/v1/jobs").json()["items"][-1]["id"]
         assert client.post(f"/v1/jobs/{first}/cancel").status_code == 202
         assert client.post("/v1/jobs", json=body).status_code == 201
-        # an admin raises the tenant's own limit
-        admin = bearer(create_key(settings, "ops", admin=True))
+        # the operator raises the tenant's limit
+        admin = bearer(create_key(settings, "ops", operator=True))
         raised = client.put("/v1/tenants/local", json={"max_active_jobs": 5}, headers=admin)
         assert raised.json()["max_active_jobs"] == 5
         assert client.post("/v1/jobs", json=body).status_code == 201

@@ -14,6 +14,7 @@ from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT
 from api.core.settings import Settings
 from ssl_engine.factory import build_method
+from ssl_engine.recipe import Recipe
 from tests.image_folders import image_bytes
 from tests.keys import bearer
 
@@ -22,7 +23,7 @@ from tests.keys import bearer
 def model_id(settings: Settings, tmp_path: Path) -> str:
     """A SimCLR model (random weights) registered as if a job had produced it."""
     torch.manual_seed(0)
-    method = build_method("simclr", backbone="tiny_cnn", image_size=16, hyperparameters={})
+    method = build_method(Recipe("simclr", "tiny_cnn", 16))
     weights = tmp_path / "model.safetensors"
     save_file({k: v.contiguous().clone() for k, v in method.state_dict().items()}, str(weights))
     with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:

@@ -60,7 +60,7 @@ def batch_size_samples(client: TestClient, model_id: str) -> dict[str, float]:
 
 
 def unbatched(loaded: LoadedModel, png: bytes) -> torch.Tensor:
-    image = decode_image_bytes(png, loaded.spec.image_size)[None]  # (1, 3, S, S)
+    image = decode_image_bytes(png, loaded.spec.recipe.input_size)[None]  # (1, 3, S, S)
     return embed_images(loaded.module, image, normalize=False)[0]  # (D,)
 
 

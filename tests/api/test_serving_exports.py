@@ -19,6 +19,7 @@ from torch import nn
 from api.core.settings import Settings
 from ssl_engine.data.formats import decode_image_bytes
 from ssl_engine.inference import embed_images, load_for_inference
+from ssl_engine.recipe import Recipe
 from tests.image_folders import image_bytes
 from tests.serving.random_models import register_random_model
 
@@ -137,9 +138,6 @@ def test_the_served_model_is_the_exported_one(
 ) -> None:
     """Guard against comparing an export with itself: the direct engine path agrees too."""
     weights = tmp_path / "model" / "model.safetensors"
-    method = load_for_inference(
-        weights, method="simclr", backbone="resnet18", image_size=16, hyperparameters={},
-        device=torch.device("cpu"),
-    )  # fmt: skip
+    method = load_for_inference(weights, Recipe("simclr", "resnet18", 16), torch.device("cpu"))
     direct = embed_images(method, inputs(), normalize=False).numpy()
     np.testing.assert_allclose(direct, served_vectors(client, model_id, PNGS), atol=1e-5, rtol=1e-4)

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from api.core import archive as archive_module
 from api.core.archive import (
     ArchiveLimits,
     UnsafeArchiveError,
     archive_kind,
     extract_images,
 )
-from api.core import archive as archive_module
 from tests.image_folders import image_bytes
 
 LIMITS = ArchiveLimits(

@@ -44,16 +44,17 @@ def violation(importer: str, imported: str) -> str | None:
         is_within(imported, "api") or is_within(imported, "worker")
     ):
         return "ssl_engine imports neither api nor worker"
-    if is_within(importer, "api.core"):
-        if is_within(imported, "worker"):
-            return "api.core imports nothing from worker"
-        if is_within(imported, "api") and not is_within(imported, "api.core") and imported != "api":
-            return "api.core imports nothing else from api"
+    outside_core = (
+        is_within(imported, "api") and not is_within(imported, "api.core") and imported != "api"
+    )
+    if is_within(importer, "api.core") and is_within(imported, "worker"):
+        return "api.core imports nothing from worker"
+    if is_within(importer, "api.core") and outside_core:
+        return "api.core imports nothing else from api"
     if is_within(importer, "api") and is_within(imported, "worker"):
         return "api never imports worker (the CLI starts workers as processes)"
-    if is_within(importer, "worker") and is_within(imported, "api"):
-        if not is_within(imported, "api.core") and imported != "api":
-            return "worker imports only api.core from api"
+    if is_within(importer, "worker") and outside_core:
+        return "worker imports only api.core from api"
     return None
 
 

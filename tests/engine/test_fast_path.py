@@ -19,6 +19,7 @@ from ssl_engine import acceleration
 from ssl_engine.factory import build_method
 from ssl_engine.methods.base import Batch, Method, StepOutput
 from ssl_engine.methods.registry import METHODS
+from ssl_engine.recipe import Recipe
 from ssl_engine.trainer import NullHooks, TrainConfig, train
 from tests.engine.test_method_contract import TEST_OVERRIDES, smallest_backbone
 from tests.engine.toy_data import InMemoryLoader, toy_images
@@ -53,10 +54,7 @@ class FirstStep(NullHooks):
 def build(name: str) -> Method:
     torch.manual_seed(0)
     return build_method(
-        name,
-        backbone=smallest_backbone(name),
-        image_size=IMAGE_SIZE,
-        hyperparameters=TEST_OVERRIDES.get(name, {}),
+        Recipe(name, smallest_backbone(name), IMAGE_SIZE, TEST_OVERRIDES.get(name, {}))
     )
 
 

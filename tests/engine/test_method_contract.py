@@ -25,6 +25,7 @@ from ssl_engine.checkpoint import load_model_weights
 from ssl_engine.factory import build_method
 from ssl_engine.methods.base import Batch, Family, Method
 from ssl_engine.methods.registry import METHODS
+from ssl_engine.recipe import Recipe
 from ssl_engine.trainer import REFERENCE_BATCH_SIZE, Progress, TrainConfig, train
 from tests.engine.toy_data import InMemoryLoader, toy_images
 
@@ -55,10 +56,7 @@ def smallest_backbone(name: str) -> str:
 
 def build(name: str) -> Method:
     return build_method(
-        name,
-        backbone=smallest_backbone(name),
-        image_size=IMAGE_SIZE,
-        hyperparameters=TEST_OVERRIDES.get(name, {}),
+        Recipe(name, smallest_backbone(name), IMAGE_SIZE, TEST_OVERRIDES.get(name, {}))
     )
 
 

@@ -228,3 +228,20 @@ def test_bf16_autocast_trains_with_float32_weights_and_finite_losses(tmp_path: P
     result = train(method, InMemoryLoader(coloured_shapes(16), 8), run, tmp_path, hooks, CPU)
     assert result.completed and all(math.isfinite(m["loss"]) for _, _, m in hooks.metrics)
     assert all(p.dtype == torch.float32 for p in method.parameters())
+
+
+def test_a_jobs_training_options_are_checked_into_the_config() -> None:
+    job = TrainConfig.with_options(
+        {"lr": 2, "precision": "bf16", "compile": True},
+        epochs=3,
+        batch_size=16,
+        seed=7,
+        log_every_steps=5,
+    )
+    assert job == TrainConfig(
+        epochs=3, batch_size=16, seed=7, lr=2.0, precision="bf16", compile=True, log_every_steps=5
+    )
+    with pytest.raises(ValueError, match=r"unknown training options \['collapse_every_steps'\]"):
+        TrainConfig.with_options({"collapse_every_steps": 1}, epochs=1, batch_size=2)
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig.with_options({"precision": "fp16"}, epochs=1, batch_size=2)

@@ -128,7 +128,7 @@ def create_cli_key(env: dict[str, str], tenant: str = "local", *, admin: bool = 
     """A key made as an operator does, with ``sslpt keys create``; the key is its stdout."""
     command = [sys.executable, "-m", "api.cli", "keys", "create", "--tenant", tenant]
     done = subprocess.run(
-        [*command, "--admin" if admin else "--no-admin"],
+        [*command, *(("--admin", "--operator") if admin else ("--no-admin",))],
         env=env,
         check=True,
         capture_output=True,

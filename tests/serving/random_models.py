@@ -12,6 +12,7 @@ from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT
 from api.serving.model_cache import ModelSpec
 from ssl_engine.factory import build_method
+from ssl_engine.recipe import Recipe
 
 
 def save_random_model(
@@ -19,17 +20,14 @@ def save_random_model(
 ) -> ModelSpec:
     """Weights of a freshly built method in ``folder/model.safetensors``, and their spec."""
     torch.manual_seed(0)
-    model = build_method(method, backbone=backbone, image_size=image_size, hyperparameters={})
+    model = build_method(Recipe(method, backbone, image_size))
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / "model.safetensors"
     save_file({k: v.contiguous().clone() for k, v in model.state_dict().items()}, str(weights))
     return ModelSpec(
         model_id=folder.name,
         tenant_id=LOCAL_TENANT,
-        method=method,
-        backbone=backbone,
-        image_size=image_size,
-        hyperparameters={},
+        recipe=Recipe(method, backbone, image_size),
         weights_path=weights,
     )
 
@@ -53,9 +51,7 @@ def register_random_model(
             session, method=method, dataset_id=dataset.id, backbone=backbone,
             image_size=image_size, epochs=1, batch_size=2, seed=0,
         )  # fmt: skip
-        embed_dim = build_method(
-            method, backbone=backbone, image_size=image_size, hyperparameters={}
-        ).embed_dim
+        embed_dim = build_method(Recipe(method, backbone, image_size)).embed_dim
         model = trained_models.create_model(
             session, job_id=job.id, dataset_id=dataset.id, method=method, backbone=backbone,
             image_size=image_size, hyperparameters={}, embed_dim=embed_dim,

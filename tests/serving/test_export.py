@@ -18,6 +18,7 @@ from torch import nn
 from ssl_engine.export import export_model, how_to_load, trunk_weights
 from ssl_engine.factory import build_method
 from ssl_engine.methods.base import IMAGENET_MEAN, IMAGENET_STD, Method
+from ssl_engine.recipe import Recipe
 
 # Tracing warns about Python-level checks it freezes and the legacy ONNX exporter about
 # itself; the tests compare outputs at other batch sizes, which is what those warn about.
@@ -31,7 +32,7 @@ CARD = {"method": {"name": "test"}, "metrics": {"loss": 1.0}}
 def trained_like(method: str, backbone: str, image_size: int) -> Method:
     """A method with random weights and non-trivial BatchNorm statistics, in eval mode."""
     torch.manual_seed(0)
-    model = build_method(method, backbone=backbone, image_size=image_size, hyperparameters={})
+    model = build_method(Recipe(method, backbone, image_size))
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.running_mean.uniform_(-0.1, 0.1)
@@ -78,7 +79,7 @@ def test_safetensors_of_a_non_torchvision_trunk_loads_into_the_engine_module(
     model = trained_like("simclr", "tiny_cnn", 16)
     path = tmp_path / "model.safetensors"
     export_model(model, "safetensors", path, 16, CARD)
-    fresh = build_method("simclr", backbone="tiny_cnn", image_size=16, hyperparameters={})
+    fresh = build_method(Recipe("simclr", "tiny_cnn", 16))
     fresh.encoder_module().trunk.load_state_dict(load_file(str(path)))  # type: ignore[union-attr]
     assert set(load_file(str(path))) == set(trunk_weights(model))
     images = torch.rand(2, 3, 16, 16)

@@ -13,6 +13,7 @@ from api.core.persistence.tables import LOCAL_TENANT
 from api.core.settings import Settings
 from api.routes.datasets import scan_folder
 from ssl_engine.factory import build_method
+from ssl_engine.recipe import Recipe
 from tests.image_folders import make_image_folder
 from worker.evaluate import run_evaluation
 
@@ -20,7 +21,7 @@ from worker.evaluate import run_evaluation
 def queued_evaluation(settings: Settings, folder: Path, weights_dir: Path) -> tuple[str, str]:
     """(evaluation id, model id) of a random tiny SimCLR queued for a probe on ``folder``."""
     torch.manual_seed(0)
-    method = build_method("simclr", backbone="tiny_cnn", image_size=16, hyperparameters={})
+    method = build_method(Recipe("simclr", "tiny_cnn", 16))
     weights = weights_dir / "model.safetensors"
     save_file({k: v.contiguous().clone() for k, v in method.state_dict().items()}, str(weights))
     with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:

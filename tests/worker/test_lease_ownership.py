@@ -12,7 +12,7 @@ from api.core.persistence.tables import LOCAL_TENANT, JobStatus
 from api.core.settings import Settings
 from ssl_engine.trainer import TrainResult
 from tests.worker.jobs_in_db import job_row, submit
-from worker.job_spec import read_spec
+from worker.job_spec import job_spec
 from worker.publish_model import publish_model
 
 S = JobStatus
@@ -45,7 +45,10 @@ def test_the_old_worker_publishes_no_model_and_leaves_no_files(
     result = TrainResult(
         completed=True, steps=8, epochs_done=1, last_metrics={}, checkpoint=weights
     )
-    spec = read_spec(settings.resolved_database_url, job_id)
+    with session_scope(settings.resolved_database_url, tenant=None) as session:
+        job = jobs.get_job(session, job_id)
+        assert job is not None
+        spec = job_spec(session, job)
 
     assert not publish_model(settings, spec, "old", result, embed_dim=64, final_metrics={})
     assert job_row(settings, job_id).status == S.RUNNING

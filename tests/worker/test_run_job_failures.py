@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 
 from api.core.artifacts import checkpoints_dir
+from api.core.persistence import datasets
+from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT, JobStatus
 from api.core.settings import Settings
 from ssl_engine import checkpoint
 from ssl_engine.checkpoint import load_latest
 from ssl_engine.methods.base import Batch, Method, StepOutput
 from tests.image_folders import make_image_folder
+from tests.keys import create_key
 from tests.worker.broken_images import add_broken_images, break_every_image
 from tests.worker.jobs_in_db import events, job_row, submit
 from worker import run_job as run_job_module
@@ -118,3 +121,27 @@ def test_a_full_disk_while_checkpointing_fails_cleanly_and_keeps_the_previous_ch
     previous = load_latest(checkpoints)
     assert previous is not None and previous.step == 2
     assert sorted(p.name for p in checkpoints.iterdir()) == ["latest", "step-00000002"]
+
+
+@pytest.mark.parametrize("which", ["dataset", "evaluation dataset"])
+def test_a_dataset_gone_from_the_tenant_fails_the_job_in_its_claim(
+    settings: Settings, folder: Path, which: str
+) -> None:
+    url = settings.resolved_database_url
+    create_key(settings, "team-b")  # another tenant, to move a dataset to
+    with session_scope(url, tenant=None) as session:
+        other = datasets.create_dataset(
+            session, tenant_id=LOCAL_TENANT, name="eval", path=str(folder), image_count=0
+        )
+    job_id = submit(settings, folder, eval_dataset_id=other.id)
+    job = job_row(settings, job_id)
+    moved = job.dataset_id if which == "dataset" else other.id
+    with session_scope(url, tenant=None) as session:
+        dataset = datasets.get_dataset(session, moved)
+        assert dataset is not None
+        dataset.tenant_id = "team-b"
+
+    assert run_job(settings, job_id) == S.FAILED
+    assert job_row(settings, job_id).failure_reason == f"{which} {moved} no longer exists"
+    moves = [(e.from_status, e.to_status) for e in events(settings, job_id)]
+    assert moves == [(None, S.QUEUED), (S.QUEUED, S.RUNNING), (S.RUNNING, S.FAILED)]

@@ -59,7 +59,12 @@ def list_tenants(session: Session) -> list[Tenant]:
 
 
 def create_key(
-    session: Session, tenant_id: str, *, name: str = "", admin: bool = False
+    session: Session,
+    tenant_id: str,
+    *,
+    name: str = "",
+    admin: bool = False,
+    operator: bool = False,
 ) -> CreatedKey:
     """A new key of ``tenant_id`` (created if missing)."""
     ensure_tenant(session, tenant_id)
@@ -70,6 +75,7 @@ def create_key(
         prefix=secret[:PREFIX_LENGTH],
         key_hash=hash_key(secret),
         admin=admin,
+        operator=operator,
     )
     session.add(row)
     session.flush()

@@ -9,18 +9,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.core.persistence import rows
 from api.core.persistence.tables import DatasetEmbedding, JobStatus
-
-S = JobStatus
 
 
 def create_embedding(session: Session, *, model_id: str, dataset_id: str) -> DatasetEmbedding:
     row = DatasetEmbedding(
-        model_id=model_id, dataset_id=dataset_id, status=S.QUEUED, item_count=0, stats={}
+        model_id=model_id, dataset_id=dataset_id, status=JobStatus.QUEUED, item_count=0, stats={}
     )
-    session.add(row)
-    session.flush()
-    return row
+    return rows.insert(session, row)
 
 
 def get_embedding(session: Session, embedding_id: str) -> DatasetEmbedding | None:
@@ -29,12 +26,7 @@ def get_embedding(session: Session, embedding_id: str) -> DatasetEmbedding | Non
 
 def list_for_model(session: Session, model_id: str) -> list[DatasetEmbedding]:
     """A model's dataset embeddings, newest first."""
-    query = (
-        select(DatasetEmbedding)
-        .where(DatasetEmbedding.model_id == model_id)
-        .order_by(DatasetEmbedding.created_at.desc(), DatasetEmbedding.id)
-    )
-    return list(session.scalars(query).all())
+    return rows.of_model_newest_first(session, DatasetEmbedding, model_id)
 
 
 def latest_succeeded(
@@ -42,7 +34,7 @@ def latest_succeeded(
 ) -> DatasetEmbedding | None:
     """The newest finished embedding of the model (of ``dataset_id`` when given)."""
     query = select(DatasetEmbedding).where(
-        DatasetEmbedding.model_id == model_id, DatasetEmbedding.status == S.SUCCEEDED
+        DatasetEmbedding.model_id == model_id, DatasetEmbedding.status == JobStatus.SUCCEEDED
     )
     if dataset_id is not None:
         query = query.where(DatasetEmbedding.dataset_id == dataset_id)

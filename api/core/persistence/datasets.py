@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.core.persistence import rows
 from api.core.persistence.tables import Dataset
 
 
 def create_dataset(session: Session, **fields: Any) -> Dataset:
-    dataset = Dataset(**fields)
-    session.add(dataset)
-    session.flush()
-    return dataset
+    return rows.insert(session, Dataset(**fields))
 
 
 def get_dataset(session: Session, dataset_id: str) -> Dataset | None:
@@ -22,6 +19,4 @@ def get_dataset(session: Session, dataset_id: str) -> Dataset | None:
 
 
 def list_datasets(session: Session, *, limit: int, offset: int) -> tuple[list[Dataset], int]:
-    total = session.scalar(select(func.count()).select_from(Dataset)) or 0
-    query = select(Dataset).order_by(Dataset.created_at.desc()).limit(limit).offset(offset)
-    return list(session.scalars(query).all()), total
+    return rows.newest_first_page(session, Dataset, limit=limit, offset=offset)

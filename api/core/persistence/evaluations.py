@@ -8,20 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.core.persistence import model_tasks
+from api.core.persistence import model_tasks, rows
 from api.core.persistence.tables import Evaluation, JobStatus, TrainedModel
-
-S = JobStatus
 
 
 def create_evaluation(session: Session, *, model_id: str, dataset_id: str) -> Evaluation:
-    evaluation = Evaluation(model_id=model_id, dataset_id=dataset_id, status=S.QUEUED, metrics={})
-    session.add(evaluation)
-    session.flush()
-    return evaluation
+    evaluation = Evaluation(
+        model_id=model_id, dataset_id=dataset_id, status=JobStatus.QUEUED, metrics={}
+    )
+    return rows.insert(session, evaluation)
 
 
 def get_evaluation(session: Session, evaluation_id: str) -> Evaluation | None:
@@ -30,12 +27,7 @@ def get_evaluation(session: Session, evaluation_id: str) -> Evaluation | None:
 
 def list_for_model(session: Session, model_id: str) -> list[Evaluation]:
     """A model's evaluations, newest first."""
-    query = (
-        select(Evaluation)
-        .where(Evaluation.model_id == model_id)
-        .order_by(Evaluation.created_at.desc(), Evaluation.id)
-    )
-    return list(session.scalars(query).all())
+    return rows.of_model_newest_first(session, Evaluation, model_id)
 
 
 def succeed(
@@ -44,7 +36,7 @@ def succeed(
     """running -> succeeded while ``owner`` holds the lease; ``top1`` is also stored on the
     model as ``linear_top1``."""
     if not model_tasks.finish(
-        session, Evaluation, evaluation_id, owner, S.SUCCEEDED, top1=top1, metrics=metrics
+        session, Evaluation, evaluation_id, owner, JobStatus.SUCCEEDED, top1=top1, metrics=metrics
     ):
         return False
     evaluation = session.get(Evaluation, evaluation_id)

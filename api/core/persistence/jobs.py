@@ -1,8 +1,9 @@
 """Job rows and their state machine: every transition is one conditional UPDATE + an event.
 
-The database row is the truth (DESIGN.md section 3). A transition names the states it may
-start from; the UPDATE only matches a row still in the state we read, so two processes
-racing (a duplicate delivery, a cancel during completion) cannot both win.
+The database row is the truth (docs/architecture.md, "Job states"). A transition names
+the states it may start from; the UPDATE only matches a row still in the state we read,
+so two processes racing (a duplicate delivery, a cancel during completion) cannot both
+win.
 """
 
 from __future__ import annotations
@@ -123,16 +124,17 @@ def transition(
     return False
 
 
-def claim(session: Session, job_id: str, owner: str, lease: timedelta) -> bool:
+def claim(session: Session, job_id: str, owner: str, lease: timedelta) -> Job | None:
     """Take a queued/interrupted job (or a running one whose lease ran out) for ``owner``.
 
     One conditional UPDATE: a second delivery of the same message, or a second worker,
-    finds the row no longer claimable and does nothing.
+    finds the row no longer claimable and does nothing (None). Returns the claimed row,
+    read again in the claim's transaction: what the worker runs is what it claimed.
     """
     now = utcnow()
     current = session.get(Job, job_id)
     if current is None:
-        return False
+        return None
     from_status = current.status
     result = session.execute(
         update(Job)
@@ -153,12 +155,12 @@ def claim(session: Session, job_id: str, owner: str, lease: timedelta) -> bool:
         )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    attempt = session.scalar(select(Job.attempts).where(Job.id == job_id))  # our row lock
-    reason = f"claimed by {owner} (attempt {attempt})"
+        return None
+    session.refresh(current)  # the row as claimed; under our row lock
+    reason = f"claimed by {owner} (attempt {current.attempts})"
     add_event(session, job_id, "transition", from_status, S.RUNNING, reason)
     session.flush()
-    return True
+    return current
 
 
 def renew_lease(session: Session, job_id: str, owner: str, lease: timedelta) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -40,3 +40,13 @@ def metric_series(
         query = query.where(Metric.name.in_(names))
     query = query.order_by(Metric.step, Metric.name).limit(limit)
     return list(session.scalars(query).all())
+
+
+def metrics_after(session: Session, job_id: str, after_id: int, limit: int) -> Sequence[Metric]:
+    """Up to ``limit`` of the job's metric rows with an id above ``after_id``, by id."""
+    return session.scalars(
+        select(Metric)
+        .where(Metric.job_id == job_id, Metric.id > after_id)
+        .order_by(Metric.id)
+        .limit(limit)
+    ).all()

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from api.core.persistence.tables import DatasetEmbedding, Evaluation, JobStatus, utcnow
 
-S = JobStatus
 TaskTable = type[Evaluation] | type[DatasetEmbedding]
 TASK_TABLES: tuple[TaskTable, ...] = (Evaluation, DatasetEmbedding)
 
@@ -30,12 +29,12 @@ def claim(session: Session, table: TaskTable, row_id: str, owner: str, lease: ti
         .where(
             table.id == row_id,
             or_(
-                table.status == S.QUEUED,
-                (table.status == S.RUNNING) & (table.lease_expires_at < now),
+                table.status == JobStatus.QUEUED,
+                (table.status == JobStatus.RUNNING) & (table.lease_expires_at < now),
             ),
         )
         .values(
-            status=S.RUNNING,
+            status=JobStatus.RUNNING,
             lease_owner=owner,
             lease_expires_at=now + lease,
             attempts=table.attempts + 1,
@@ -49,19 +48,19 @@ def renew(session: Session, table: TaskTable, row_id: str, owner: str, lease: ti
     """Extend ``owner``'s lease; False if it was lost (expired and taken over, or ended)."""
     result = session.execute(
         update(table)
-        .where(table.id == row_id, table.status == S.RUNNING, table.lease_owner == owner)
+        .where(table.id == row_id, table.status == JobStatus.RUNNING, table.lease_owner == owner)
         .values(lease_expires_at=utcnow() + lease)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def finish(
-    session: Session, table: TaskTable, row_id: str, owner: str, status: S, **values: Any
+    session: Session, table: TaskTable, row_id: str, owner: str, status: JobStatus, **values: Any
 ) -> bool:
     """running -> ``status`` with ``values``, only while ``owner`` holds the lease."""
     result = session.execute(
         update(table)
-        .where(table.id == row_id, table.status == S.RUNNING, table.lease_owner == owner)
+        .where(table.id == row_id, table.status == JobStatus.RUNNING, table.lease_owner == owner)
         .values(
             status=status,
             finished_at=utcnow(),
@@ -74,7 +73,7 @@ def finish(
 
 
 def expired_leases(session: Session, table: TaskTable, now: datetime) -> list[Any]:
-    query = select(table).where(table.status == S.RUNNING, table.lease_expires_at < now)
+    query = select(table).where(table.status == JobStatus.RUNNING, table.lease_expires_at < now)
     return list(session.scalars(query).all())
 
 
@@ -85,34 +84,34 @@ def requeue_or_fail(session: Session, table: TaskTable, row: Any, max_attempts: 
     values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
     if row.attempts >= max_attempts:
         values |= {
-            "status": S.FAILED,
+            "status": JobStatus.FAILED,
             "finished_at": utcnow(),
             "failure_reason": f"{lost}; giving up (SSLPT_MAX_JOB_ATTEMPTS)",
         }
     else:
-        values |= {"status": S.QUEUED, "queued_at": utcnow()}
+        values |= {"status": JobStatus.QUEUED, "queued_at": utcnow()}
     result = session.execute(
         update(table)
         .where(
             table.id == row.id,
-            table.status == S.RUNNING,
+            table.status == JobStatus.RUNNING,
             table.lease_expires_at == row.lease_expires_at,
         )
         .values(**values)
     )
-    return result.rowcount == 1 and values["status"] == S.QUEUED  # type: ignore[attr-defined]
+    return result.rowcount == 1 and values["status"] == JobStatus.QUEUED  # type: ignore[attr-defined]
 
 
 def resend_waiting(session: Session, table: TaskTable, before: datetime) -> list[str]:
     """Queued rows nobody claimed since ``before``, stamped as sent now; their ids."""
     waiting = session.scalars(
-        select(table.id).where(table.status == S.QUEUED, table.queued_at < before)
+        select(table.id).where(table.status == JobStatus.QUEUED, table.queued_at < before)
     ).all()
     resent = []
     for row_id in waiting:
         result = session.execute(
             update(table)
-            .where(table.id == row_id, table.status == S.QUEUED, table.queued_at < before)
+            .where(table.id == row_id, table.status == JobStatus.QUEUED, table.queued_at < before)
             .values(queued_at=utcnow())
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]

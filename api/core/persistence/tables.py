@@ -59,7 +59,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class JobStatus(StrEnum):
-    """DESIGN.md section 3: queued -> running -> succeeded | failed | cancelled."""
+    """docs/architecture.md, "Job states": queued -> running -> succeeded | failed | cancelled."""
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -93,6 +93,10 @@ class Tenant(Base):
 class ApiKey(Base):
     """A bearer key, stored as its SHA-256 (keys are random, so no slow hash is needed).
 
+    ``admin`` lets a key manage the keys of its own tenant; ``operator`` (the server's
+    operator) lets it manage tenants, their quotas and every tenant's keys. On data routes
+    every key, an operator's included, acts for its own tenant only.
+
     ``prefix`` (the key's first characters) is what listings show and what ``revoke``
     accepts; the key itself is shown once, when it is created.
     """
@@ -104,7 +108,8 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)  # manages its tenant's keys
+    operator: Mapped[bool] = mapped_column(Boolean, default=False)  # manages every tenant
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.core.persistence import rows
 from api.core.persistence.tables import TrainedModel
 
 
 def create_model(session: Session, **fields: Any) -> TrainedModel:
-    model = TrainedModel(**fields)
-    session.add(model)
-    session.flush()
-    return model
+    return rows.insert(session, TrainedModel(**fields))
 
 
 def get_model(session: Session, model_id: str) -> TrainedModel | None:
@@ -22,8 +19,4 @@ def get_model(session: Session, model_id: str) -> TrainedModel | None:
 
 
 def list_models(session: Session, *, limit: int, offset: int) -> tuple[list[TrainedModel], int]:
-    total = session.scalar(select(func.count()).select_from(TrainedModel)) or 0
-    query = (
-        select(TrainedModel).order_by(TrainedModel.created_at.desc()).limit(limit).offset(offset)
-    )
-    return list(session.scalars(query).all()), total
+    return rows.newest_first_page(session, TrainedModel, limit=limit, offset=offset)

@@ -1,0 +1,228 @@
+"""Using a running service over HTTP: methods, datasets, jobs and embeddings."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from api.client import ApiClientError, SslptClient
+from api.core.settings import get_settings
+
+app = typer.Typer()
+datasets_app = typer.Typer(help="Register, upload and list datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+console = Console()
+err_console = Console(stderr=True)
+
+FINISHED = {"succeeded", "failed", "cancelled"}
+ApiUrl = Annotated[
+    str | None, typer.Option("--api-url", envvar="SSLPT_API_URL", help="API base URL.")
+]
+
+
+def _client(api_url: str | None) -> SslptClient:
+    """A client with SSLPT_API_KEY, else the key ``sslpt up`` wrote for this machine."""
+    settings = get_settings()
+    key = settings.api_key
+    if key is None and settings.local_key_file.is_file():
+        key = settings.local_key_file.read_text().strip()
+    return SslptClient(api_url or settings.resolved_api_url, api_key=key)
+
+
+def _print_json(data: Any) -> None:
+    console.print_json(json.dumps(data))
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Turn an API error into a message on stderr and exit code 1."""
+    try:
+        yield
+    except ApiClientError as error:
+        err_console.print(f"[red]error[/red] {error.status} {error.code}: {error.message}")
+        if error.details:
+            err_console.print_json(json.dumps(error.details))
+        raise typer.Exit(1) from error
+
+
+@app.command("methods")
+def list_methods(api_url: ApiUrl = None) -> None:
+    """List the SSL methods the server offers."""
+    with _reported():
+        methods = _client(api_url).methods()
+    table = Table("name", "family", "collapse prevention", "paper")
+    for m in methods:
+        table.add_row(m["name"], m["family"], m["collapse_prevention"], m["paper"])
+    console.print(table)
+
+
+@datasets_app.command("add")
+def datasets_add(name: str, path: Path, api_url: ApiUrl = None) -> None:
+    """Register a folder of images on the server (class sub-folders become labels)."""
+    with _reported():
+        dataset = _client(api_url).add_dataset(name, str(path.expanduser().resolve()))
+    _print_json(dataset)
+
+
+@datasets_app.command("upload")
+def datasets_upload(name: str, archive: Path, api_url: ApiUrl = None) -> None:
+    """Upload a zip or tar(.gz) of images as a new dataset (folders become labels)."""
+    with _reported():
+        dataset = _client(api_url).upload_dataset(name, archive)
+    _print_json(dataset)
+
+
+@datasets_app.command("list")
+def datasets_list(api_url: ApiUrl = None) -> None:
+    """List registered datasets."""
+    with _reported():
+        page = _client(api_url).datasets()
+    table = Table("id", "name", "images", "classes", "unreadable")
+    for d in page["items"]:
+        table.add_row(
+            d["id"],
+            d["name"],
+            str(d["image_count"]),
+            str(len(d["classes"])),
+            str(d["unreadable_count"]),
+        )
+    console.print(table)
+
+
+def _parse_params(params: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in params:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+@app.command("submit")
+def submit(
+    dataset: Annotated[str, typer.Option(help="Dataset id.")],
+    method: Annotated[str, typer.Option(help="Method name (sslpt methods).")] = "simclr",
+    epochs: int = 10,
+    batch_size: int = 128,
+    backbone: str | None = None,
+    image_size: int | None = None,
+    seed: int = 0,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Hyperparameter KEY=VALUE.")
+    ] = None,
+    idempotency_key: str | None = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """Submit a pretraining job; prints its id."""
+    spec: dict[str, Any] = {
+        "method": method,
+        "dataset_id": dataset,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "hyperparameters": _parse_params(param or []),
+    }
+    if backbone:
+        spec["backbone"] = backbone
+    if image_size:
+        spec["image_size"] = image_size
+    with _reported():
+        job = _client(api_url).submit(spec, idempotency_key)
+    console.print(job["id"])
+
+
+@app.command("jobs")
+def list_jobs(
+    status: Annotated[list[str] | None, typer.Option(help="Filter by status (repeatable).")] = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """List jobs, newest first."""
+    with _reported():
+        page = _client(api_url).jobs(status)
+    table = Table("id", "method", "status", "progress", "model")
+    for j in page["items"]:
+        table.add_row(
+            j["id"],
+            j["method"],
+            j["status"],
+            f"{j['progress']['fraction']:.0%}",
+            j["model_id"] or "",
+        )
+    console.print(table)
+
+
+@app.command("job")
+def show_job(job_id: str, api_url: ApiUrl = None) -> None:
+    """Show one job as JSON."""
+    with _reported():
+        _print_json(_client(api_url).job(job_id))
+
+
+@app.command("cancel")
+def cancel(job_id: str, api_url: ApiUrl = None) -> None:
+    """Ask a job to stop (it checkpoints first)."""
+    with _reported():
+        job = _client(api_url).cancel(job_id)
+    console.print(f"{job_id}: {job['status']}")
+
+
+@app.command("watch")
+def watch(job_id: str, interval: float = 2.0, api_url: ApiUrl = None) -> None:
+    """Show a progress bar until the job ends; exit code 0 only if it succeeded."""
+    client = _client(api_url)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(job_id[:8], total=1.0, info="")
+        while True:
+            with _reported():
+                job = client.job(job_id)
+            p = job["progress"]
+            speed = f"{p['images_per_sec']:.0f} img/s" if p["images_per_sec"] else ""
+            loss = job["latest_metrics"].get("loss")
+            epoch = min(p["epoch"] + 1, job["epochs"])
+            info = (
+                f"{job['status']} {p['fraction']:.0%} step {p['step']}/{p['total_steps']} "
+                f"epoch {epoch}/{job['epochs']} {speed}"
+            )
+            if p["eta_seconds"] is not None and job["status"] not in FINISHED:
+                info += f" ETA {timedelta(seconds=round(p['eta_seconds']))}"  # the server's
+            if loss is not None:
+                info += f" loss {loss:.4f}"
+            bar.update(task, completed=p["fraction"], info=info)
+            if job["status"] in FINISHED:
+                break
+            time.sleep(interval)
+    if job["status"] != "succeeded":
+        err_console.print(f"job {job_id} {job['status']}: {job['failure_reason'] or ''}")
+        raise typer.Exit(1)
+    console.print(f"job {job_id} succeeded; model {job['model_id']}")
+
+
+@app.command("embed")
+def embed(
+    model_id: str,
+    files: list[Path],
+    normalize: bool = False,
+    api_url: ApiUrl = None,
+) -> None:
+    """Embed image FILES with a trained model; prints the JSON response."""
+    with _reported():
+        _print_json(_client(api_url).embed(model_id, files, normalize))

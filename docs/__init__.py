@@ -1,0 +1,1 @@
+"""The project's documentation; ``docs.generate`` keeps its generated tables current."""

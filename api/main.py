@@ -22,16 +22,11 @@ from api.request_limits import RequestLimits
 from api.routes import (
     dashboard,
     datasets,
-    evaluations,
-    exports,
     health,
     jobs,
     keys,
     methods,
-    model_map,
     models,
-    search,
-    stream,
     tenants,
     uploads,
 )
@@ -96,21 +91,15 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
     install_request_metrics(app)
     app.include_router(health.router)  # /health, /ready and /metrics need no key
     # Every /v1 route needs a key: the dependency is on the router, not left to each route.
-    # (stream before jobs: /v1/jobs/stream must not be read as a job id; uploads before
-    # datasets: /v1/datasets/upload is not a dataset id.)
+    # (uploads before datasets: /v1/datasets/upload is not a dataset id.)
     for module in (
         keys,
         tenants,
         methods,
         uploads,
         datasets,
-        stream,
         jobs,
         models,
-        evaluations,
-        exports,
-        search,
-        model_map,
     ):
         app.include_router(
             module.router, dependencies=[Depends(get_principal)], responses=KEYED_RESPONSES

@@ -5,19 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from fastapi.testclient import TestClient
-from safetensors.torch import save_file
 
-from api.core.persistence import evaluations, jobs, trained_models
+from api.core.persistence import evaluations
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT
 from api.core.settings import Settings
 from api.main import create_app
-from ssl_engine.factory import build_method
-from ssl_engine.recipe import Recipe
 from tests.image_folders import make_image_folder
 from tests.keys import bearer
+from tests.serving.random_models import register_random_model
 
 
 def register(client: TestClient, folder: Path) -> str:
@@ -34,21 +31,9 @@ def labeled_id(client: TestClient, image_folder: Path) -> str:
 @pytest.fixture
 def model_id(settings: Settings, tmp_path: Path, labeled_id: str) -> str:
     """A tiny SimCLR model (random weights) recorded as if a job had produced it."""
-    torch.manual_seed(0)
-    method = build_method(Recipe("simclr", "tiny_cnn", 16))
-    weights = tmp_path / "model.safetensors"
-    save_file({k: v.contiguous().clone() for k, v in method.state_dict().items()}, str(weights))
-    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
-        job = jobs.create_job(
-            session, method="simclr", dataset_id=labeled_id, backbone="tiny_cnn",
-            image_size=16, epochs=1, batch_size=2, seed=0,
-        )  # fmt: skip
-        model = trained_models.create_model(
-            session, job_id=job.id, dataset_id=labeled_id, method="simclr", backbone="tiny_cnn",
-            image_size=16, hyperparameters={}, embed_dim=64, weights_path=str(weights),
-            metrics={"loss": 1.0},
-        )  # fmt: skip
-        return model.id
+    return register_random_model(
+        settings.resolved_database_url, tmp_path / "model", dataset_id=labeled_id
+    )
 
 
 def test_evaluate_queues_a_row_and_publishes_only_its_id(

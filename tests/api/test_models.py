@@ -5,39 +5,18 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 from fastapi.testclient import TestClient
-from safetensors.torch import save_file
 
-from api.core.persistence import datasets, jobs, trained_models
-from api.core.persistence.db import session_scope
-from api.core.persistence.tables import LOCAL_TENANT
 from api.core.settings import Settings
-from ssl_engine.factory import build_method
-from ssl_engine.recipe import Recipe
 from tests.image_folders import image_bytes
 from tests.keys import bearer
+from tests.serving.random_models import register_random_model
 
 
 @pytest.fixture
 def model_id(settings: Settings, tmp_path: Path) -> str:
     """A SimCLR model (random weights) registered as if a job had produced it."""
-    torch.manual_seed(0)
-    method = build_method(Recipe("simclr", "tiny_cnn", 16))
-    weights = tmp_path / "model.safetensors"
-    save_file({k: v.contiguous().clone() for k, v in method.state_dict().items()}, str(weights))
-    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
-        dataset = datasets.create_dataset(session, name="d", path="/x", image_count=4)
-        job = jobs.create_job(
-            session, method="simclr", dataset_id=dataset.id, backbone="tiny_cnn",
-            image_size=16, epochs=1, batch_size=2, seed=0,
-        )  # fmt: skip
-        model = trained_models.create_model(
-            session, job_id=job.id, dataset_id=dataset.id, method="simclr", backbone="tiny_cnn",
-            image_size=16, hyperparameters={}, embed_dim=method.embed_dim,
-            weights_path=str(weights), metrics={"loss": 1.0},
-        )  # fmt: skip
-        return model.id
+    return register_random_model(settings.resolved_database_url, tmp_path / "model")
 
 
 def b64(data: bytes) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from api.core.vector_index import ITEMS_FILE, VECTORS_FILE
-from api.routes.model_map import build_map, pca_2d
+from api.routes.models.map import build_map, pca_2d
 
 
 def naive_pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

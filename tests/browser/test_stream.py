@@ -20,7 +20,7 @@ from api.core.persistence import jobs, metrics
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT, JobStatus
 from api.core.settings import Settings
-from api.routes.stream import JobsWatch
+from api.routes.jobs.stream import JobsWatch
 from tests.image_folders import make_image_folder
 from tests.integration.services import (
     Service,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from ssl_engine.data.loader import BatchLoader
 from ssl_engine.methods.base import Batch, EpochContext, Method, StepOutput
 from ssl_engine.methods.simclr import SimCLR, SimCLRHyperparameters
 from ssl_engine.trainer import NonFiniteLossError, Progress, TrainConfig, train
+from tests.engine.toy_data import InMemoryLoader
 
 CPU = torch.device("cpu")
 COLOURS = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.8, 0.2], [0.2, 0.3, 0.9], [0.9, 0.8, 0.1]])
@@ -37,34 +37,6 @@ def coloured_shapes(n: int, size: int = 16, seed: int = 0) -> Tensor:
         ]
         images[i][:, masks[i % 4]] = COLOURS[i % 4, :, None]
     return images
-
-
-class InMemoryLoader:
-    """The loader interface over a tensor: a seeded permutation per epoch, drop_last."""
-
-    def __init__(self, images: Tensor, batch_size: int, seed: int = 0) -> None:
-        self.images = images
-        self.batch_size = batch_size
-        self.seed = seed
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return len(self.images) // self.batch_size
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def epoch(self, epoch_index: int, start_step: int = 0) -> Iterator[Batch]:
-        gen = torch.Generator().manual_seed(self.seed + epoch_index)
-        order = torch.randperm(len(self.images), generator=gen)
-        for step in range(start_step, self.steps_per_epoch):
-            indices = order[step * self.batch_size : (step + 1) * self.batch_size]
-            yield Batch(images=self.images[indices], indices=indices)
-
-    def ordered(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
-        for start in range(0, len(self.images), batch_size):
-            indices = torch.arange(start, min(start + batch_size, len(self.images)))
-            yield self.images[indices], indices
 
 
 @dataclass

@@ -18,6 +18,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.image_folders import make_image_folder
+
 REQUIRE_ENV = "SSLPT_TEST_REQUIRE_SERVICES"
 POSTGRES_ENV = "SSLPT_TEST_POSTGRES_URL"  # an admin URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test
 REDIS_ENV = "SSLPT_TEST_REDIS_URL"  # e.g. redis://127.0.0.1:6379/13 (flushed by the tests)
@@ -211,3 +213,8 @@ def register_folder(client: httpx.Client, folder: Path, name: str = "shapes") ->
     response = client.post("/v1/datasets", json={"name": name, "path": str(folder)})
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+def register_unlabeled_images(client: httpx.Client, folder: Path, per_class: int) -> str:
+    """Generate unlabeled images in ``folder`` and register them; the dataset's id."""
+    return register_folder(client, make_image_folder(folder, per_class=per_class, labeled=False))

@@ -15,7 +15,6 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
-from tests.image_folders import make_image_folder
 from tests.integration.faults import (
     OwnRedis,
     TcpProxy,
@@ -29,7 +28,7 @@ from tests.integration.services import (
     POSTGRES_ENV,
     Service,
     fresh_postgres_database,
-    register_folder,
+    register_unlabeled_images,
     required_url,
     running_service,
     wait_for_job,
@@ -78,15 +77,8 @@ def service(
 
 
 @pytest.fixture(scope="module")
-def client(service: Service) -> Iterator[httpx.Client]:
-    with service.client(timeout=60) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
 def dataset_id(client: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> str:
-    folder = make_image_folder(tmp_path_factory.mktemp("images"), per_class=8, labeled=False)
-    return register_folder(client, folder)
+    return register_unlabeled_images(client, tmp_path_factory.mktemp("images"), per_class=8)
 
 
 def job_body(dataset_id: str, **overrides: Any) -> dict[str, Any]:

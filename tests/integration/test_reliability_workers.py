@@ -19,12 +19,11 @@ from safetensors.torch import load_file
 
 from api.core.queue import RUN_JOB_TASK, create_celery, publish
 from api.core.settings import Settings
-from tests.image_folders import make_image_folder
 from tests.integration.faults import job_when, kill, step_of, wait_until, workers
 from tests.integration.services import (
     Service,
     production_service,
-    register_folder,
+    register_unlabeled_images,
     wait_for_job,
 )
 
@@ -54,15 +53,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 @pytest.fixture(scope="module")
-def client(service: Service) -> Iterator[httpx.Client]:
-    with service.client(timeout=60) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
 def dataset_id(client: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> str:
-    folder = make_image_folder(tmp_path_factory.mktemp("images"), per_class=24, labeled=False)
-    return register_folder(client, folder)
+    return register_unlabeled_images(client, tmp_path_factory.mktemp("images"), per_class=24)
 
 
 def submit(client: httpx.Client, dataset_id: str, **overrides: Any) -> str:

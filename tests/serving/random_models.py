@@ -37,23 +37,26 @@ def register_random_model(
     folder: Path,
     *,
     dataset_path: Path | None = None,
+    dataset_id: str | None = None,
     method: str = "simclr",
     backbone: str = "tiny_cnn",
     image_size: int = 16,
 ) -> str:
-    """A model row (with its dataset and job rows) for random weights saved in ``folder``."""
+    """A model row (with its job row, and a dataset row of ``dataset_path`` unless
+    ``dataset_id`` names one) for random weights saved in ``folder``."""
     spec = save_random_model(folder, method, backbone, image_size)
     with session_scope(database_url, tenant=LOCAL_TENANT) as session:
-        dataset = datasets.create_dataset(
-            session, name="d", path=str(dataset_path or "/x"), image_count=4
-        )
+        if dataset_id is None:
+            dataset_id = datasets.create_dataset(
+                session, name="d", path=str(dataset_path or "/x"), image_count=4
+            ).id
         job = jobs.create_job(
-            session, method=method, dataset_id=dataset.id, backbone=backbone,
+            session, method=method, dataset_id=dataset_id, backbone=backbone,
             image_size=image_size, epochs=1, batch_size=2, seed=0,
         )  # fmt: skip
         embed_dim = build_method(Recipe(method, backbone, image_size)).embed_dim
         model = trained_models.create_model(
-            session, job_id=job.id, dataset_id=dataset.id, method=method, backbone=backbone,
+            session, job_id=job.id, dataset_id=dataset_id, method=method, backbone=backbone,
             image_size=image_size, hyperparameters={}, embed_dim=embed_dim,
             weights_path=str(spec.weights_path), metrics={"loss": 1.0},
         )  # fmt: skip

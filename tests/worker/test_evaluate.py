@@ -4,43 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from safetensors.torch import save_file
-
-from api.core.persistence import datasets, evaluations, jobs, trained_models
+from api.core.persistence import datasets, evaluations, trained_models
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT
 from api.core.settings import Settings
 from api.routes.datasets import scan_folder
-from ssl_engine.factory import build_method
-from ssl_engine.recipe import Recipe
 from tests.image_folders import make_image_folder
+from tests.serving.random_models import register_random_model
 from worker.evaluate import run_evaluation
 
 
 def queued_evaluation(settings: Settings, folder: Path, weights_dir: Path) -> tuple[str, str]:
     """(evaluation id, model id) of a random tiny SimCLR queued for a probe on ``folder``."""
-    torch.manual_seed(0)
-    method = build_method(Recipe("simclr", "tiny_cnn", 16))
-    weights = weights_dir / "model.safetensors"
-    save_file({k: v.contiguous().clone() for k, v in method.state_dict().items()}, str(weights))
-    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
-        dataset = datasets.create_dataset(
+    url = settings.resolved_database_url
+    with session_scope(url, tenant=LOCAL_TENANT) as session:
+        dataset_id = datasets.create_dataset(
             session, name="d", path=str(folder), **scan_folder(folder)
-        )
-        job = jobs.create_job(
-            session, method="simclr", dataset_id=dataset.id, backbone="tiny_cnn",
-            image_size=16, epochs=1, batch_size=2, seed=0,
-        )  # fmt: skip
-        model = trained_models.create_model(
-            session, job_id=job.id, dataset_id=dataset.id, method="simclr", backbone="tiny_cnn",
-            image_size=16, hyperparameters={}, embed_dim=64, weights_path=str(weights),
-            metrics={"loss": 1.0},
-        )  # fmt: skip
+        ).id
+    model_id = register_random_model(url, weights_dir, dataset_id=dataset_id)
+    with session_scope(url, tenant=LOCAL_TENANT) as session:
         evaluation = evaluations.create_evaluation(
-            session, model_id=model.id, dataset_id=dataset.id
+            session, model_id=model_id, dataset_id=dataset_id
         )
-        return evaluation.id, model.id
+        return evaluation.id, model_id
 
 
 def test_probe_succeeds_once_and_stores_top1_with_the_model(

@@ -1,26 +1,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from api.core.persistence import datasets, jobs
+from api.core.persistence import jobs
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT, JobStatus
 from api.core.settings import Settings
+from tests.worker.jobs_in_db import submit
 
 S = JobStatus
 
 
 @pytest.fixture
 def job_id(settings: Settings) -> str:
-    with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
-        dataset = datasets.create_dataset(session, name="d", path="/x", image_count=10)
-        job = jobs.create_job(
-            session, method="simclr", dataset_id=dataset.id, backbone="tiny_cnn",
-            image_size=16, epochs=1, batch_size=2, seed=0,
-        )  # fmt: skip
-        return job.id
+    return submit(settings, Path("/x"))
 
 
 def test_second_claim_of_the_same_job_does_nothing(settings: Settings, job_id: str) -> None:

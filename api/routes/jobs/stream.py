@@ -28,7 +28,7 @@ from api.core.persistence.db import session_scope
 from api.core.persistence.metrics import metrics_after
 from api.core.persistence.tables import FINISHED_STATUSES, Job
 from api.deps import SettingsDep, get_session
-from api.routes.jobs import get_job_or_404, job_out
+from api.routes.jobs.views import get_job_or_404, job_out
 from api.schemas.common import MAX_SQL_INT
 from api.schemas.jobs import JobEventOut
 

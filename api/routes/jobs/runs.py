@@ -13,10 +13,11 @@ from api.core.persistence import jobs, metrics
 from api.core.persistence.tables import FINISHED_STATUSES, Job, JobStatus
 from api.core.queue import RUN_JOB_TASK, commit_and_publish
 from api.deps import CeleryDep, SessionDep, SettingsDep
-from api.errors import ApiError, not_found, validation_error
+from api.errors import ApiError, validation_error
 from api.lookups import dataset_field, labeled_dataset
 from api.method_catalog import validate_method_options
 from api.quotas import check_work_quota
+from api.routes.jobs.views import get_job_or_404, job_out
 from api.schemas.common import ERROR, MAX_SQL_INT, Page
 from api.schemas.jobs import (
     JobCreate,
@@ -24,46 +25,10 @@ from api.schemas.jobs import (
     JobOut,
     MetricPoint,
     MetricSeries,
-    Progress,
 )
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 STANDARD_SIZES = (16, 32, 64, 96, 128, 160, 192, 224)
-
-
-def job_out(job: Job) -> JobOut:
-    fraction = job.step / job.total_steps if job.total_steps else 0.0
-    if job.status == JobStatus.SUCCEEDED:
-        fraction = 1.0
-    return JobOut(
-        id=job.id,
-        method=job.method,
-        dataset_id=job.dataset_id,
-        eval_dataset_id=job.eval_dataset_id,
-        backbone=job.backbone,
-        image_size=job.image_size,
-        epochs=job.epochs,
-        batch_size=job.batch_size,
-        seed=job.seed,
-        hyperparameters=dict(job.hyperparameters),
-        training=dict(job.training),
-        status=job.status,
-        attempts=job.attempts,
-        progress=Progress(
-            epoch=job.epoch,
-            step=job.step,
-            total_steps=job.total_steps,
-            fraction=round(min(fraction, 1.0), 4),
-            images_per_sec=job.images_per_sec,
-            eta_seconds=job.eta_seconds,
-        ),
-        latest_metrics=dict(job.latest_metrics),
-        failure_reason=job.failure_reason,
-        model_id=job.model_id,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-    )
 
 
 def default_image_size(size_stats: dict[str, dict[str, float]]) -> int:
@@ -78,13 +43,6 @@ def request_hash(body: JobCreate) -> str:
     return hashlib.sha256(
         json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     ).hexdigest()
-
-
-def get_job_or_404(session: SessionDep, job_id: str) -> Job:
-    job = jobs.get_job(session, job_id)
-    if job is None:
-        raise not_found("job", job_id)
-    return job
 
 
 @router.post("", response_model=JobOut, status_code=201, responses={409: ERROR})

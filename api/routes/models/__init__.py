@@ -1,0 +1,16 @@
+"""Everything under ``/v1/models``: one resource, one package.
+
+``serving`` (list, get, embed, energy, warm-up), ``evaluations`` (linear probes),
+``exports``, ``search`` (dataset embeddings and nearest neighbours) and ``map`` (the 2-D
+view of a dataset embedding); ``router`` includes them all.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes.models import evaluations, exports, map, search, serving
+
+router = APIRouter()
+for part in (serving, evaluations, exports, search, map):
+    router.include_router(part.router)

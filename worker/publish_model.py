@@ -26,8 +26,6 @@ from ssl_engine.trainer import TrainResult
 from worker.db_retry import retry_final_write
 from worker.job_spec import JobSpec
 
-S = JobStatus
-
 
 def publish_model(
     settings: Settings,
@@ -71,9 +69,9 @@ def _publish_once(
             published = jobs.transition(
                 session,
                 spec.id,
-                S.SUCCEEDED,
+                JobStatus.SUCCEEDED,
                 f"trained {result.steps} steps",
-                allowed_from={S.RUNNING, S.CANCELLING},
+                allowed_from={JobStatus.RUNNING, JobStatus.CANCELLING},
                 owner=owner,
                 model_id=model_id,
                 step=result.steps,

@@ -39,7 +39,6 @@ from worker.job_spec import JobSpec, job_spec
 from worker.publish_model import publish_model
 
 log = logging.getLogger(__name__)
-S = JobStatus
 
 # Failures that are the job's, not the worker's: the reason is shown as it is.
 JOB_FAILURES = (NonFiniteLossError, JobInputError, CheckpointWriteError)
@@ -63,31 +62,33 @@ def run_job(settings: Settings, job_id: str) -> str | None:
             spec = job_spec(session, job)
         except JobInputError as error:  # claimed and failed in the same transaction
             failure = str(error)
-            jobs.transition(session, job_id, S.FAILED, failure, owner=owner, failure_reason=failure)
-            return S.FAILED
+            jobs.transition(
+                session, job_id, JobStatus.FAILED, failure, owner=owner, failure_reason=failure
+            )
+            return JobStatus.FAILED
 
     with job_heartbeat(url, job_id, owner, lease) as heartbeat:
         hooks = DatabaseHooks(url, job_id, owner, heartbeat)
         try:
             result, embed_dim = _train(settings, spec, hooks)
         except JOB_FAILURES as error:
-            return _finish(url, job_id, owner, S.FAILED, _failure_reason(error))
+            return _finish(url, job_id, owner, JobStatus.FAILED, _failure_reason(error))
         except Exception as error:
             log.exception("job %s crashed", job_id)
-            return _finish(url, job_id, owner, S.FAILED, f"{type(error).__name__}: {error}")
+            return _finish(url, job_id, owner, JobStatus.FAILED, f"{type(error).__name__}: {error}")
 
     if result.completed:
         if publish_model(settings, spec, owner, result, embed_dim, hooks.latest_metrics):
-            return S.SUCCEEDED
+            return JobStatus.SUCCEEDED
         return _current_status(url, job_id)
     reason = heartbeat.stop_reason
     if reason is StopReason.CANCELLED:
         cancelled = f"cancelled at step {result.steps}; checkpoint kept"
-        return _finish(url, job_id, owner, S.CANCELLED, cancelled)
+        return _finish(url, job_id, owner, JobStatus.CANCELLED, cancelled)
     if reason is StopReason.SHUTDOWN:
         stopped = f"worker shut down at step {result.steps}; will resume from its checkpoint"
-        status = _finish(url, job_id, owner, S.INTERRUPTED, stopped)
-        if status == S.INTERRUPTED:
+        status = _finish(url, job_id, owner, JobStatus.INTERRUPTED, stopped)
+        if status == JobStatus.INTERRUPTED:
             _requeue(job_id)
         return status
     log.warning("job %s: lease lost to another worker; stopped without writing", job_id)
@@ -168,9 +169,9 @@ def _data_ready_message(data: JobImages, training: int, image_size: int) -> str:
 def _finish(url: str, job_id: str, owner: str, status: JobStatus, reason: str) -> str:
     """Move the job we hold to ``status``; returns the status it has afterwards."""
     fields: dict[str, Any] = {}
-    if status is S.FAILED:
+    if status is JobStatus.FAILED:
         fields["failure_reason"] = reason
-    if status is S.INTERRUPTED:
+    if status is JobStatus.INTERRUPTED:
         fields.update(lease_owner=None, lease_expires_at=None)
 
     def write() -> str:

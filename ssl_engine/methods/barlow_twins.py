@@ -31,7 +31,6 @@ from ssl_engine.losses.regularized import (
 from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
-    Family,
     Hyperparameters,
     OptimizerDefaults,
     StepOutput,
@@ -72,7 +71,6 @@ class BarlowTwins(JointEmbeddingMethod):
     """Backbone + projector; the views' cross-correlation is driven to the identity."""
 
     name: ClassVar[str] = "barlow_twins"
-    family: ClassVar[Family] = Family.JOINT_EMBEDDING
     collapse_prevention: ClassVar[CollapsePrevention] = CollapsePrevention.REGULARIZED
     summary: ClassVar[str] = (
         "Drives the cross-correlation matrix of two views' embeddings to the identity: "

@@ -20,7 +20,6 @@ from api.reconciler import exclusive_pass, reconcile_once
 from tests.integration.services import POSTGRES_ENV, fresh_postgres_database, required_url
 from tests.worker.jobs_in_db import events, job_row, submit
 
-S = JobStatus
 EXPIRED = timedelta(seconds=-1)
 
 pytestmark = pytest.mark.integration
@@ -69,18 +68,22 @@ def test_a_lost_worker_s_job_is_requeued_until_its_attempts_run_out(
     claim(settings, job_id, "w1")
     assert reconcile_once(settings, sent) == [job_id]
     job = job_row(settings, job_id)
-    assert (job.status, job.lease_owner, sent.job_ids) == (S.INTERRUPTED, None, [job_id])
+    assert (job.status, job.lease_owner, sent.job_ids) == (JobStatus.INTERRUPTED, None, [job_id])
 
     claim(settings, job_id, "w2")
     assert reconcile_once(settings, sent) == []
     job = job_row(settings, job_id)
-    assert job.status == S.FAILED and sent.job_ids == [job_id]
+    assert job.status == JobStatus.FAILED and sent.job_ids == [job_id]
     assert job.failure_reason == "lease of w2 expired on attempt 2 of 2; giving up " + (
         "(SSLPT_MAX_JOB_ATTEMPTS)"
     )
     assert [status for status, _ in transitions(settings, job_id)] == [
-        S.QUEUED, S.RUNNING, S.INTERRUPTED, S.RUNNING, S.FAILED,
-    ]  # fmt: skip
+        JobStatus.QUEUED,
+        JobStatus.RUNNING,
+        JobStatus.INTERRUPTED,
+        JobStatus.RUNNING,
+        JobStatus.FAILED,
+    ]
     reasons = [reason for _, reason in transitions(settings, job_id)]
     assert reasons[1] == "claimed by w1 (attempt 1)" and reasons[3] == "claimed by w2 (attempt 2)"
     assert reasons[2].startswith("lease of w1 expired on attempt 1 of 2; re-queued")
@@ -90,10 +93,10 @@ def test_a_lost_worker_s_cancelling_job_ends_cancelled(settings: Settings, tmp_p
     job_id = submit(settings, tmp_path)
     claim(settings, job_id, "w1")
     with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
-        assert jobs.transition(session, job_id, S.CANCELLING, "user")
+        assert jobs.transition(session, job_id, JobStatus.CANCELLING, "user")
 
     assert reconcile_once(settings, SentMessages()) == []
-    assert job_row(settings, job_id).status == S.CANCELLED
+    assert job_row(settings, job_id).status == JobStatus.CANCELLED
 
 
 def test_a_job_waiting_too_long_is_sent_again_once_per_period(
@@ -110,7 +113,7 @@ def test_a_job_waiting_too_long_is_sent_again_once_per_period(
     assert sent.job_ids == [waiting]
     (requeued,) = [e for e in events(settings, waiting) if e.kind == "requeued"]
     assert requeued.reason == "no worker claimed it for 60s; message sent again"
-    assert job_row(settings, waiting).status == S.QUEUED
+    assert job_row(settings, waiting).status == JobStatus.QUEUED
     assert not [e for e in events(settings, fresh) if e.kind == "requeued"]
 
 
@@ -120,7 +123,7 @@ def test_a_broker_outage_leaves_the_job_interrupted_for_a_later_pass(
     job_id = submit(settings, tmp_path)
     claim(settings, job_id, "w1")
     assert reconcile_once(settings, SentMessages(broker_down=True)) == [job_id]
-    assert job_row(settings, job_id).status == S.INTERRUPTED
+    assert job_row(settings, job_id).status == JobStatus.INTERRUPTED
 
 
 def test_only_one_reconciler_runs_a_pass_at_a_time(settings: Settings, tmp_path: Path) -> None:
@@ -132,5 +135,5 @@ def test_only_one_reconciler_runs_a_pass_at_a_time(settings: Settings, tmp_path:
     ):
         assert held
         assert reconcile_once(settings, sent) is None
-        assert job_row(settings, job_id).status == S.RUNNING
+        assert job_row(settings, job_id).status == JobStatus.RUNNING
     assert reconcile_once(settings, sent) == [job_id]

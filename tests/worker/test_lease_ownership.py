@@ -15,7 +15,6 @@ from tests.worker.jobs_in_db import job_row, submit
 from worker.job_spec import job_spec
 from worker.publish_model import publish_model
 
-S = JobStatus
 EXPIRED, HELD = timedelta(seconds=-1), timedelta(seconds=60)
 
 
@@ -32,8 +31,8 @@ def taken_over(settings: Settings, folder: Path) -> str:
 def test_only_the_lease_holder_moves_the_job(settings: Settings, tmp_path: Path) -> None:
     job_id = taken_over(settings, tmp_path)
     with session_scope(settings.resolved_database_url, tenant=LOCAL_TENANT) as session:
-        assert not jobs.transition(session, job_id, S.FAILED, "old crashed", owner="old")
-        assert jobs.transition(session, job_id, S.SUCCEEDED, "new done", owner="new")
+        assert not jobs.transition(session, job_id, JobStatus.FAILED, "old crashed", owner="old")
+        assert jobs.transition(session, job_id, JobStatus.SUCCEEDED, "new done", owner="new")
 
 
 def test_the_old_worker_publishes_no_model_and_leaves_no_files(
@@ -51,11 +50,11 @@ def test_the_old_worker_publishes_no_model_and_leaves_no_files(
         spec = job_spec(session, job)
 
     assert not publish_model(settings, spec, "old", result, embed_dim=64, final_metrics={})
-    assert job_row(settings, job_id).status == S.RUNNING
+    assert job_row(settings, job_id).status == JobStatus.RUNNING
     assert not list((tenant_dir(settings, LOCAL_TENANT) / "models").iterdir())
 
     assert publish_model(settings, spec, "new", result, embed_dim=64, final_metrics={})
     job = job_row(settings, job_id)
-    assert job.status == S.SUCCEEDED and job.model_id is not None
+    assert job.status == JobStatus.SUCCEEDED and job.model_id is not None
     published = tenant_dir(settings, LOCAL_TENANT) / "models" / job.model_id / "model.safetensors"
     assert published.read_bytes() == b"weights"

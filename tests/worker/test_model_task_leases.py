@@ -21,7 +21,6 @@ from tests.worker.test_evaluate import queued_evaluation
 from worker import evaluate as evaluate_module
 from worker.evaluate import run_evaluation
 
-S = JobStatus
 EXPIRED = timedelta(seconds=-1)
 
 
@@ -62,8 +61,8 @@ def test_only_the_lease_holder_renews_and_ends_the_row(
     with session_scope(url, tenant=None) as session:
         assert model_tasks.renew(session, Evaluation, evaluation_id, "w1", timedelta(minutes=1))
         assert not model_tasks.renew(session, Evaluation, evaluation_id, "w2", timedelta(1))
-        assert not model_tasks.finish(session, Evaluation, evaluation_id, "w2", S.FAILED)
-        assert model_tasks.finish(session, Evaluation, evaluation_id, "w1", S.FAILED)
+        assert not model_tasks.finish(session, Evaluation, evaluation_id, "w2", JobStatus.FAILED)
+        assert model_tasks.finish(session, Evaluation, evaluation_id, "w1", JobStatus.FAILED)
     assert row(settings, evaluation_id).attempts == 1
 
 
@@ -76,12 +75,12 @@ def test_a_lost_workers_probe_is_queued_again_then_fails_after_its_attempts(
     assert reconcile_once(settings, sent) == [evaluation_id]  # type: ignore[arg-type]
     assert sent.sent == [("sslpt.evaluate", evaluation_id)]
     again = row(settings, evaluation_id)
-    assert (again.status, again.lease_owner, again.attempts) == (S.QUEUED, None, 1)
+    assert (again.status, again.lease_owner, again.attempts) == (JobStatus.QUEUED, None, 1)
 
     assert claim(settings, evaluation_id, "w2", EXPIRED)
     assert reconcile_once(settings, sent) == []  # type: ignore[arg-type]
     failed = row(settings, evaluation_id)
-    assert failed.status == S.FAILED
+    assert failed.status == JobStatus.FAILED
     assert failed.failure_reason == (
         "lease of w2 expired on attempt 2 of 2; giving up (SSLPT_MAX_JOB_ATTEMPTS)"
     )
@@ -98,7 +97,7 @@ def test_a_probe_nobody_claimed_is_sent_again_once_per_wait(
         session.execute(update(Evaluation).values(queued_at=stale))
     assert reconcile_once(settings, sent) == [evaluation_id]  # type: ignore[arg-type]
     assert reconcile_once(settings, sent) == []  # type: ignore[arg-type]  # stamped
-    assert run_evaluation(settings, evaluation_id) == S.SUCCEEDED
+    assert run_evaluation(settings, evaluation_id) == JobStatus.SUCCEEDED
 
 
 def test_a_replaced_worker_records_nothing(
@@ -115,4 +114,4 @@ def test_a_replaced_worker_records_nothing(
     monkeypatch.setattr(evaluate_module, "_probe", probe_then_lose_the_lease)
     assert run_evaluation(settings, evaluation_id) is None
     kept = row(settings, evaluation_id)
-    assert (kept.status, kept.top1, kept.lease_owner) == (S.RUNNING, None, "another-worker")
+    assert (kept.status, kept.top1, kept.lease_owner) == (JobStatus.RUNNING, None, "another-worker")

@@ -27,8 +27,6 @@ from tests.worker.jobs_in_db import events, job_row, submit
 from worker import run_job as run_job_module
 from worker.run_job import run_job
 
-S = JobStatus
-
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
@@ -41,7 +39,7 @@ def test_unreadable_files_are_skipped_and_named_in_the_data_ready_event(
     broken = add_broken_images(folder, 2)  # 2 of 34: under the default 10%
     job_id = submit(settings, folder)
 
-    assert run_job(settings, job_id) == S.SUCCEEDED
+    assert run_job(settings, job_id) == JobStatus.SUCCEEDED
     (ready,) = [e.reason for e in events(settings, job_id) if e.kind == "data_ready"]
     assert ready.startswith("32 training images at 16px; 0 held out for evaluation; 2 skipped")
     assert all(name in ready for name in broken)
@@ -53,7 +51,7 @@ def test_a_dataset_broken_after_registration_fails_the_job_with_the_reason(
     job_id = submit(settings, folder)
     count = break_every_image(folder)
 
-    assert run_job(settings, job_id) == S.FAILED
+    assert run_job(settings, job_id) == JobStatus.FAILED
     reason = job_row(settings, job_id).failure_reason
     assert reason is not None and f"no readable image: all {count} files" in reason
 
@@ -62,7 +60,7 @@ def test_too_many_unreadable_files_fail_the_job(settings: Settings, folder: Path
     add_broken_images(folder, 8)  # 8 of 40 = 20%
     job_id = submit(settings, folder)
 
-    assert run_job(settings, job_id) == S.FAILED
+    assert run_job(settings, job_id) == JobStatus.FAILED
     reason = job_row(settings, job_id).failure_reason
     assert reason is not None and "8 of 40 images" in reason
 
@@ -94,7 +92,7 @@ def test_a_non_finite_loss_fails_the_job_naming_the_step(
     )
     job_id = submit(settings, folder)
 
-    assert run_job(settings, job_id) == S.FAILED
+    assert run_job(settings, job_id) == JobStatus.FAILED
     reason = job_row(settings, job_id).failure_reason
     assert reason is not None and "non-finite loss nan at step 3" in reason
 
@@ -113,7 +111,7 @@ def test_a_full_disk_while_checkpointing_fails_cleanly_and_keeps_the_previous_ch
     monkeypatch.setattr(checkpoint, "save_file", save_until_the_disk_fills)
     job_id = submit(settings, folder, training={"checkpoint_every_steps": 2})
 
-    assert run_job(settings, job_id) == S.FAILED
+    assert run_job(settings, job_id) == JobStatus.FAILED
     reason = job_row(settings, job_id).failure_reason or ""
     assert reason.startswith("could not write the checkpoint of step 4: [Errno 28] No space")
     assert reason.endswith("; the previous checkpoint is kept")
@@ -141,7 +139,11 @@ def test_a_dataset_gone_from_the_tenant_fails_the_job_in_its_claim(
         assert dataset is not None
         dataset.tenant_id = "team-b"
 
-    assert run_job(settings, job_id) == S.FAILED
+    assert run_job(settings, job_id) == JobStatus.FAILED
     assert job_row(settings, job_id).failure_reason == f"{which} {moved} no longer exists"
     moves = [(e.from_status, e.to_status) for e in events(settings, job_id)]
-    assert moves == [(None, S.QUEUED), (S.QUEUED, S.RUNNING), (S.RUNNING, S.FAILED)]
+    assert moves == [
+        (None, JobStatus.QUEUED),
+        (JobStatus.QUEUED, JobStatus.RUNNING),
+        (JobStatus.RUNNING, JobStatus.FAILED),
+    ]

@@ -17,26 +17,27 @@ from sqlalchemy.orm import Session
 
 from api.core.persistence.tables import FINISHED_STATUSES, Job, JobEvent, JobStatus, utcnow
 
-S = JobStatus
 # Which states each state may move to. Anything else is refused.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED, S.FAILED}),
-    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLING, S.INTERRUPTED}),
-    S.CANCELLING: frozenset({S.CANCELLED, S.FAILED, S.SUCCEEDED}),
-    S.INTERRUPTED: frozenset({S.RUNNING, S.CANCELLED, S.FAILED}),
-    S.SUCCEEDED: frozenset(),
-    S.FAILED: frozenset(),
-    S.CANCELLED: frozenset(),
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED}),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLING, JobStatus.INTERRUPTED}
+    ),
+    JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED, JobStatus.FAILED, JobStatus.SUCCEEDED}),
+    JobStatus.INTERRUPTED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED}),
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
 }
 MAX_CAS_RETRIES = 5
 
 
 def create_job(session: Session, **fields: Any) -> Job:
     """Insert a queued job and its first event."""
-    job = Job(status=S.QUEUED, **fields)
+    job = Job(status=JobStatus.QUEUED, **fields)
     session.add(job)
     session.flush()
-    add_event(session, job.id, "transition", None, S.QUEUED, "submitted")
+    add_event(session, job.id, "transition", None, JobStatus.QUEUED, "submitted")
     return job
 
 
@@ -141,12 +142,12 @@ def claim(session: Session, job_id: str, owner: str, lease: timedelta) -> Job | 
         .where(
             Job.id == job_id,
             or_(
-                Job.status.in_([S.QUEUED, S.INTERRUPTED]),
-                (Job.status == S.RUNNING) & (Job.lease_expires_at < now),
+                Job.status.in_([JobStatus.QUEUED, JobStatus.INTERRUPTED]),
+                (Job.status == JobStatus.RUNNING) & (Job.lease_expires_at < now),
             ),
         )
         .values(
-            status=S.RUNNING,
+            status=JobStatus.RUNNING,
             lease_owner=owner,
             lease_expires_at=now + lease,
             attempts=Job.attempts + 1,
@@ -158,7 +159,7 @@ def claim(session: Session, job_id: str, owner: str, lease: timedelta) -> Job | 
         return None
     session.refresh(current)  # the row as claimed; under our row lock
     reason = f"claimed by {owner} (attempt {current.attempts})"
-    add_event(session, job_id, "transition", from_status, S.RUNNING, reason)
+    add_event(session, job_id, "transition", from_status, JobStatus.RUNNING, reason)
     session.flush()
     return current
 
@@ -170,7 +171,7 @@ def renew_lease(session: Session, job_id: str, owner: str, lease: timedelta) -> 
         .where(
             Job.id == job_id,
             Job.lease_owner == owner,
-            Job.status.in_([S.RUNNING, S.CANCELLING]),
+            Job.status.in_([JobStatus.RUNNING, JobStatus.CANCELLING]),
         )
         .values(lease_expires_at=utcnow() + lease)
     )
@@ -190,11 +191,13 @@ def update_progress(session: Session, job_id: str, owner: str, **fields: Any) ->
 
 def expired_leases(session: Session, now: datetime) -> list[Job]:
     """Running or cancelling jobs whose worker stopped renewing its lease."""
-    query = select(Job).where(Job.status.in_([S.RUNNING, S.CANCELLING]), Job.lease_expires_at < now)
+    query = select(Job).where(
+        Job.status.in_([JobStatus.RUNNING, JobStatus.CANCELLING]), Job.lease_expires_at < now
+    )
     return list(session.scalars(query).all())
 
 
-WAITING_STATUSES = (S.QUEUED, S.INTERRUPTED)
+WAITING_STATUSES = (JobStatus.QUEUED, JobStatus.INTERRUPTED)
 
 
 def waiting_since(session: Session, before: datetime) -> list[Job]:

@@ -72,6 +72,10 @@ class SslptClient:
         result: dict[str, Any] = self._send("GET", "/v1/datasets")
         return result
 
+    def dataset(self, dataset_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._send("GET", f"/v1/datasets/{dataset_id}")
+        return result
+
     def submit(self, spec: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         result: dict[str, Any] = self._send("POST", "/v1/jobs", json=spec, headers=headers)

@@ -17,10 +17,20 @@ def model_or_404(session: Session, model_id: str) -> TrainedModel:
 
 
 def dataset_field(session: Session, dataset_id: str, field: str = "dataset_id") -> Dataset:
-    """A dataset named in a request body: a missing one is a 422 on that field."""
+    """A ready dataset named in a request body: a missing one is a 422 on that field, one
+    still ingesting or whose ingest failed a 409 ``dataset_not_ready``."""
     dataset = datasets.get_dataset(session, dataset_id)
     if dataset is None:
         raise validation_error([{"field": field, "message": f"no dataset with id {dataset_id!r}"}])
+    if dataset.state != "ready":
+        reason = f": {dataset.failure_reason}" if dataset.failure_reason else ""
+        raise ApiError(
+            409,
+            "dataset_not_ready",
+            f"dataset {dataset.id} is {dataset.state}{reason}; a job, probe or embedding "
+            "needs a ready dataset (GET /v1/datasets/{id} shows its state)",
+            {"field": field, "dataset_id": dataset.id, "state": dataset.state},
+        )
     return dataset
 
 

@@ -28,7 +28,6 @@ from api.routes import (
     methods,
     models,
     tenants,
-    uploads,
 )
 from api.schemas.common import ErrorResponse
 from api.serving.setup import install_serving
@@ -91,12 +90,10 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
     install_request_metrics(app)
     app.include_router(health.router)  # /health, /ready and /metrics need no key
     # Every /v1 route needs a key: the dependency is on the router, not left to each route.
-    # (uploads before datasets: /v1/datasets/upload is not a dataset id.)
     for module in (
         keys,
         tenants,
         methods,
-        uploads,
         datasets,
         jobs,
         models,

@@ -9,8 +9,8 @@ A pass does two things:
   is published again: a broker that restarted empty (Redis without persistence) or a
   message a dead worker had prefetched would otherwise leave it waiting forever.
 
-Linear probes and dataset embeddings (``api.core.persistence.model_tasks``) get the same two
-treatments: a lost lease puts them back in the queue (or fails them after
+Dataset ingests, linear probes and dataset embeddings (``api.core.persistence.model_tasks``)
+get the same two treatments: a lost lease puts them back in the queue (or fails them after
 ``max_job_attempts``), and one nobody claimed is sent again. A pass also removes dataset
 uploads that an API process killed mid-upload left behind (``api.core.incoming``).
 
@@ -38,10 +38,12 @@ from sqlalchemy.orm import Session
 from api.core.incoming import sweep_stale_uploads
 from api.core.persistence import jobs, model_tasks
 from api.core.persistence.db import session_scope
-from api.core.persistence.tables import DatasetEmbedding, Evaluation, JobStatus, utcnow
+from api.core.persistence.model_tasks import TaskTable
+from api.core.persistence.tables import Dataset, DatasetEmbedding, Evaluation, JobStatus, utcnow
 from api.core.queue import (
     EMBED_DATASET_TASK,
     EVALUATE_TASK,
+    INGEST_TASK,
     RUN_JOB_TASK,
     BrokerUnavailable,
     publish,
@@ -113,11 +115,17 @@ def _stale_waiting(session: Session, settings: Settings) -> list[str]:
 
 
 def _model_tasks(session: Session, settings: Settings) -> list[tuple[str, str]]:
-    """Probes and dataset embeddings to publish again: lost leases and lost messages."""
+    """Ingests, probes and dataset embeddings to publish again: lost leases and lost
+    messages."""
     now = utcnow()
     before = now - timedelta(seconds=settings.requeue_waiting_after_seconds)
     resend = []
-    for table, task in ((Evaluation, EVALUATE_TASK), (DatasetEmbedding, EMBED_DATASET_TASK)):
+    leased: tuple[tuple[TaskTable, str], ...] = (
+        (Dataset, INGEST_TASK),
+        (Evaluation, EVALUATE_TASK),
+        (DatasetEmbedding, EMBED_DATASET_TASK),
+    )
+    for table, task in leased:
         for row in model_tasks.expired_leases(session, table, now):
             if model_tasks.requeue_or_fail(session, table, row, settings.max_job_attempts):
                 resend.append((task, row.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -46,4 +47,14 @@ def make_image_folder(
 def image_bytes(class_index: int = 0, seed: int = 0, size: int = 24, fmt: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     make_image(class_index, seed, size).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def zip_folder(root: Path) -> bytes:
+    """A zip of every file under ``root``, named by its path relative to it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(root).as_posix())
     return buffer.getvalue()

@@ -9,13 +9,21 @@ from __future__ import annotations
 import argparse
 import os
 
-from api.core.queue import QUEUE
+from api.core.queue import QUEUE, QUEUES
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
     parser.add_argument("--loglevel", default="INFO")
+    parser.add_argument(
+        "--queue",
+        default=QUEUE,
+        choices=QUEUES,
+        help=f"{QUEUE}: training jobs, probes, dataset embeddings; "
+        "sslpt-ingest: unpacking and scanning datasets (a process of its own)",
+    )
     args = parser.parse_args(argv)
+    os.umask(0o077)  # checkpoints, weights and unpacked uploads: this user's only
 
     from worker.celery_app import celery_app
 
@@ -24,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
             "worker",
             "--pool=solo",
             "--concurrency=1",
-            f"--queues={QUEUE}",
+            f"--queues={args.queue}",
             f"--loglevel={args.loglevel}",
             f"--hostname=sslpt-{os.getpid()}@%h",
             "--without-gossip",

@@ -66,20 +66,46 @@ def list_methods(api_url: ApiUrl = None) -> None:
     console.print(table)
 
 
-@datasets_app.command("add")
-def datasets_add(name: str, path: Path, api_url: ApiUrl = None) -> None:
-    """Register a folder of images on the server (class sub-folders become labels)."""
-    with _reported():
-        dataset = _client(api_url).add_dataset(name, str(path.expanduser().resolve()))
+NoWait = Annotated[
+    bool, typer.Option("--no-wait", help="Return once queued, without waiting for the ingest.")
+]
+
+
+def _until_ingested(client: SslptClient, dataset: dict[str, Any], no_wait: bool) -> None:
+    """Print the dataset once its ingest ended (a spinner meanwhile; exit 1 if it failed),
+    or at once with ``--no-wait``."""
+    if not no_wait:
+        with err_console.status(f"ingesting {dataset['name']} (unpacking and scanning)"):
+            while dataset["state"] == "ingesting":
+                time.sleep(0.5)
+                with _reported():
+                    dataset = client.dataset(dataset["id"])
     _print_json(dataset)
+    if dataset["state"] == "failed":
+        err_console.print(f"[red]error[/red] dataset failed: {dataset['failure_reason']}")
+        raise typer.Exit(1)
+
+
+@datasets_app.command("add")
+def datasets_add(name: str, path: Path, no_wait: NoWait = False, api_url: ApiUrl = None) -> None:
+    """Register a folder of images on the server (class sub-folders become labels) and wait
+    until it is scanned."""
+    client = _client(api_url)
+    with _reported():
+        dataset = client.add_dataset(name, str(path.expanduser().resolve()))
+    _until_ingested(client, dataset, no_wait)
 
 
 @datasets_app.command("upload")
-def datasets_upload(name: str, archive: Path, api_url: ApiUrl = None) -> None:
-    """Upload a zip or tar(.gz) of images as a new dataset (folders become labels)."""
+def datasets_upload(
+    name: str, archive: Path, no_wait: NoWait = False, api_url: ApiUrl = None
+) -> None:
+    """Upload a zip or tar(.gz) of images as a new dataset (folders become labels) and wait
+    until it is unpacked and scanned."""
+    client = _client(api_url)
     with _reported():
-        dataset = _client(api_url).upload_dataset(name, archive)
-    _print_json(dataset)
+        dataset = client.upload_dataset(name, archive)
+    _until_ingested(client, dataset, no_wait)
 
 
 @datasets_app.command("list")
@@ -87,11 +113,12 @@ def datasets_list(api_url: ApiUrl = None) -> None:
     """List registered datasets."""
     with _reported():
         page = _client(api_url).datasets()
-    table = Table("id", "name", "images", "classes", "unreadable")
+    table = Table("id", "name", "state", "images", "classes", "unreadable")
     for d in page["items"]:
         table.add_row(
             d["id"],
             d["name"],
+            d["state"],
             str(d["image_count"]),
             str(len(d["classes"])),
             str(d["unreadable_count"]),

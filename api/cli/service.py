@@ -8,10 +8,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from api.core.queue import INGEST_QUEUE, QUEUE, QUEUES
 from api.core.settings import Settings, get_settings
 
 app = typer.Typer()
@@ -25,9 +27,16 @@ def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: newest)."""
     from api.core.persistence.migrate import upgrade
 
+    private_files()
     settings = get_settings()
     upgrade(settings.resolved_database_url, revision)
     console.print(f"database at {settings.resolved_database_url} is at revision {revision}")
+
+
+def private_files() -> None:
+    """Files and folders this process creates are its user's only (0600 / 0700): the
+    database, uploads and artifacts hold other people's data. Children inherit it."""
+    os.umask(0o077)
 
 
 @app.command("api")
@@ -35,14 +44,35 @@ def run_api() -> None:
     """Serve the HTTP API (uvicorn) on SSLPT_HOST:SSLPT_PORT."""
     import uvicorn
 
+    from api.access_log import without_query_strings
+
+    private_files()
     settings = get_settings()
-    uvicorn.run("api.main:create_app", factory=True, host=settings.host, port=settings.port)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_config=without_query_strings(),
+    )
 
 
 @app.command("worker")
-def run_worker(loglevel: str = "INFO") -> None:
-    """Run one Celery worker process (``python -m worker``): one job at a time."""
-    os.execv(sys.executable, [sys.executable, "-m", "worker", f"--loglevel={loglevel}"])
+def run_worker(
+    loglevel: str = "INFO",
+    queue: Annotated[
+        str,
+        typer.Option(
+            help=f"{QUEUE}: training jobs, probes, dataset embeddings; {INGEST_QUEUE}: "
+            "unpacking and scanning datasets (run one such worker beside the others)."
+        ),
+    ] = QUEUE,
+) -> None:
+    """Run one Celery worker process (``python -m worker``): one task at a time."""
+    if queue not in QUEUES:
+        raise typer.BadParameter(f"--queue must be one of {list(QUEUES)}")
+    command = [sys.executable, "-m", "worker", f"--loglevel={loglevel}", f"--queue={queue}"]
+    os.execv(sys.executable, command)
 
 
 def _local_key(settings: Settings) -> str:
@@ -72,13 +102,16 @@ def _local_key(settings: Settings) -> str:
 
 @app.command("up")
 def up() -> None:
-    """Migrate, then run the API and one worker until Ctrl-C / SIGTERM (embedded default).
+    """Migrate, then run the API, one training worker and one ingest worker until Ctrl-C /
+    SIGTERM (embedded default).
 
     Single-user mode: prints the local API key (created on first start) and, unless
     SSLPT_DATASET_ROOTS says otherwise, lets folders under your home folder be registered.
     """
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_files()
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
     db_upgrade()
     key = _local_key(settings)
     env = dict(os.environ)
@@ -88,12 +121,14 @@ def up() -> None:
         env["SSLPT_DATASET_ROOTS"] = roots[0]
     children = [
         subprocess.Popen([sys.executable, "-m", "worker"], env=env),
+        subprocess.Popen([sys.executable, "-m", "worker", f"--queue={INGEST_QUEUE}"], env=env),
         subprocess.Popen([sys.executable, "-m", "api.cli", "api"], env=env),
     ]
+    # The key goes to a terminal only: stdout redirected to a log file would keep it there.
+    shown = f"\n  {key}" if sys.stdout.isatty() else " (not printed: stdout is not a terminal)"
     console.print(
         f"[bold green]sslpt is up:[/bold green] {settings.resolved_api_url}  (API docs: /docs)\n"
-        f"API key (tenant 'local', admin and operator; "
-        f"also in {settings.local_key_file}):\n  {key}\n"
+        f"API key (tenant 'local', admin and operator) in {settings.local_key_file}{shown}\n"
         f"Datasets can be registered from: {os.pathsep.join(roots)}"
     )
 

@@ -282,7 +282,7 @@ def _reading(member: str | None) -> Iterator[None]:
         raise UnsafeArchiveError("invalid_archive", f"corrupt archive: {exc}", member) from exc
 
 
-def _decompressed(raw: BinaryIO) -> _Stream:
+def decompressed(raw: BinaryIO) -> _Stream:
     """The uncompressed view of ``raw``: gzip, bzip2 or xz by magic bytes, else itself."""
     head = raw.read(6)
     raw.seek(0)
@@ -297,7 +297,7 @@ def _decompressed(raw: BinaryIO) -> _Stream:
 
 def _starts_with_tar_header(raw: BinaryIO) -> bool:
     try:
-        with closing(_decompressed(raw)) as stream:
+        with closing(decompressed(raw)) as stream:
             block = stream.read(tarfile.BLOCKSIZE)
         tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
     except _CORRUPT:
@@ -319,7 +319,7 @@ def _open_members(
     cap = int(limits.max_ratio * archive_bytes) + _HEADER_ROOM * limits.max_members
     with (
         archive.open("rb") as raw,
-        closing(_decompressed(raw)) as stream,
+        closing(decompressed(raw)) as stream,
         _open_tar(_GuardedStream(stream, cap + _STREAM_ROOM)) as tar,
     ):
         yield _tar_members(tar)

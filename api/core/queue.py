@@ -18,10 +18,13 @@ from api.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-QUEUE = "sslpt"
+QUEUE = "sslpt"  # training jobs, probes, dataset embeddings
+INGEST_QUEUE = "sslpt-ingest"  # unpacking and scanning datasets: never behind a training job
 RUN_JOB_TASK = "sslpt.run_job"
 EVALUATE_TASK = "sslpt.evaluate"
 EMBED_DATASET_TASK = "sslpt.embed_dataset"
+INGEST_TASK = "sslpt.ingest_dataset"
+QUEUES = (QUEUE, INGEST_QUEUE)
 
 
 class BrokerUnavailable(RuntimeError):
@@ -56,6 +59,7 @@ def create_celery(settings: Settings, include: Sequence[str] = ()) -> Celery:
         # job it is training never needed the broker; the database holds its state).
         broker_connection_max_retries=None,
         task_default_queue=QUEUE,
+        task_routes={INGEST_TASK: {"queue": INGEST_QUEUE}},
         task_ignore_result=True,  # the database row is the result
         task_acks_late=False,  # a lost job is found by its expired lease, not redelivery
         worker_prefetch_multiplier=1,  # one job per worker process at a time

@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     max_archive_ratio: float = Field(
         100.0, gt=1, description="Dataset upload: uncompressed / archive size (zip bombs)."
     )
+    ingest_cpu_seconds: int = Field(
+        600, ge=1, description="CPU time of one ingest (unpack and scan) child process."
+    )
+    ingest_memory_bytes: int = Field(
+        4 * 1024**3, ge=64 * 1024**2, description="Address space of one ingest child process."
+    )
+    ingest_wall_seconds: float = Field(
+        1800.0, gt=0, description="Wall time of one ingest child process; killed past it."
+    )
 
     @field_validator("dataset_roots", mode="before")
     @classmethod

@@ -85,10 +85,14 @@ class ModelCache:
         with self._lock:
             return sum(m.nbytes for m in self._models.values())
 
-    def loaded_ids(self) -> list[str]:
-        """Loaded model ids, least recently used first."""
+    def loaded_ids(self, tenant_id: str | None = None) -> list[str]:
+        """Loaded model ids (of ``tenant_id`` only, when given), least recently used first."""
         with self._lock:
-            return list(self._models)
+            return [
+                model_id
+                for model_id, loaded in self._models.items()
+                if tenant_id is None or loaded.spec.tenant_id == tenant_id
+            ]
 
     def spec_of(self, model_id: str) -> ModelSpec | None:
         """The spec of a loaded model (no database query needed), else None; not a lookup."""

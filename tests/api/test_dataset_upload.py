@@ -1,4 +1,8 @@
-"""POST /v1/datasets/upload: archives become tenant datasets; hostile ones leave nothing behind."""
+"""POST /v1/datasets/upload: archives become tenant datasets; hostile ones leave nothing behind.
+
+The route only stores the body and queues the ingest (202); ``tests.ingest`` runs the
+ingest worker's code on the queued row, child process and limits included.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from fastapi.testclient import TestClient
 from api.core.artifacts import tenant_dir
 from api.core.settings import Settings
 from tests.image_folders import image_bytes
+from tests.ingest import ingested
 from tests.keys import bearer, create_key
 
 URL = "/v1/datasets/upload"
@@ -79,6 +84,24 @@ def upload(
     return client.post(URL, params={"name": name}, content=body, **kwargs)
 
 
+def upload_and_ingest(
+    client: TestClient, body: bytes | Iterator[bytes], name: str = "up", **kwargs: Any
+) -> dict[str, Any]:
+    """Upload (202, ``ingesting``), then run its ingest; the dataset as it ends."""
+    queued = upload(client, body, name, **kwargs)
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["state"] == "ingesting"
+    return ingested(client, queued.json()["id"], **kwargs)
+
+
+def assert_refused(dataset: dict[str, Any], code: str, member: str | None = None) -> None:
+    assert dataset["state"] == "failed", dataset
+    assert f"[{code}]" in dataset["failure_reason"], dataset["failure_reason"]
+    if member is not None:
+        assert f"(member {member!r})" in dataset["failure_reason"]
+    assert dataset["image_count"] == 0
+
+
 def entries(folder: Path) -> list[Path]:
     """Everything under ``folder`` (files and folders); nothing when it does not exist."""
     return sorted(folder.rglob("*")) if folder.exists() else []
@@ -91,10 +114,11 @@ def extracted_files(folder: Path) -> set[str]:
 def assert_nothing_left(
     client: TestClient, settings: Settings, tmp_path: Path, tenant: str = "local"
 ) -> None:
-    """No dataset row, nothing in the tenant's datasets/ and incoming/, no evil.png anywhere."""
+    """No usable dataset (at most failed rows), nothing in the tenant's datasets/ and
+    incoming/, no evil.png anywhere."""
     listed = client.get("/v1/datasets")
     assert listed.status_code == 200
-    assert listed.json()["total"] == 0
+    assert {d["state"] for d in listed.json()["items"]} <= {"failed"}
     folder = tenant_dir(settings, tenant)
     assert entries(folder / "datasets") == []
     assert entries(folder / "incoming") == []
@@ -111,14 +135,13 @@ def test_good_archive_becomes_a_dataset_of_the_tenant(
     client: TestClient, settings: Settings, fmt: str
 ) -> None:
     content_type = "application/zip" if fmt == "zip" else "application/octet-stream"
-    response = upload(
+    body = upload_and_ingest(
         client,
         ARCHIVERS[fmt](GOOD_MEMBERS),
         name=f"uploaded {fmt}",
         headers={"content-type": content_type},
     )
-    assert response.status_code == 201, response.text
-    body = response.json()
+    assert body["state"] == "ready", body
     datasets_dir = settings.artifacts_dir / "tenants" / "local" / "datasets"
     path = Path(body["path"])
     assert path.parent == datasets_dir
@@ -144,7 +167,7 @@ def test_two_uploads_of_the_same_archive_are_two_datasets(
     client: TestClient, settings: Settings
 ) -> None:
     archive = zip_bytes(GOOD_MEMBERS)
-    first, second = upload(client, archive).json(), upload(client, archive).json()
+    first, second = upload_and_ingest(client, archive), upload_and_ingest(client, archive)
     assert first["id"] != second["id"] and first["path"] != second["path"]
     assert extracted_files(Path(first["path"])) == extracted_files(Path(second["path"]))
     assert client.get("/v1/datasets").json()["total"] == 2
@@ -155,7 +178,8 @@ def test_two_uploads_of_the_same_archive_are_two_datasets(
 
 @dataclass(frozen=True)
 class Hostile:
-    """An archive the route must refuse; ``build`` gets tmp_path (for absolute names)."""
+    """An archive that must be refused (413 by the route, the others by the ingest);
+    ``build`` gets tmp_path (for absolute names)."""
 
     build: Callable[[Path], bytes]
     status: int
@@ -216,7 +240,7 @@ HOSTILE = {
         lambda _: zip_bytes({f"a/{i}.png": PNG for i in range(5)}),
         400,
         "archive_too_many_members",
-        "a/3.png",
+        None,  # refused from the zip's directory record, before any member is read
         {"max_archive_members": 3},
     ),
     "member_too_large": Hostile(
@@ -243,14 +267,13 @@ def test_hostile_archive_is_refused_and_leaves_nothing(
     hostile = HOSTILE[case]
     body = hostile.build(tmp_path)
     with serve(**hostile.settings) as client:
-        response = upload(client, body)
-        assert response.status_code == hostile.status, response.text
-        error = response.json()
-        assert error["code"] == hostile.code, error
-        if hostile.status == 400:
-            assert "member" in error["details"]
-        if hostile.member is not None:
-            assert error["details"]["member"] == hostile.member
+        if hostile.status == 413:  # refused while streaming: no row at all
+            response = upload(client, body)
+            assert response.status_code == 413, response.text
+            assert response.json()["code"] == hostile.code
+            assert client.get("/v1/datasets").json()["total"] == 0
+        else:
+            assert_refused(upload_and_ingest(client, body), hostile.code, hostile.member)
         assert_nothing_left(client, settings, tmp_path)
 
 
@@ -336,9 +359,8 @@ def test_chunked_body_within_the_limit_is_accepted(
 ) -> None:
     archive = zip_bytes(GOOD_MEMBERS)
     with serve(max_archive_bytes=len(archive)) as client:
-        response = upload(client, chunks(archive))
-    assert response.status_code == 201, response.text
-    assert response.json()["image_count"] == 5
+        dataset = upload_and_ingest(client, chunks(archive))
+    assert dataset["image_count"] == 5
 
 
 def test_lying_content_length_does_not_lift_the_limit(
@@ -360,12 +382,10 @@ def test_lying_content_length_does_not_lift_the_limit(
     [PNG, b"hello, not an archive", b"", b"PK\x01\x02 central directory first"],
     ids=["png", "text", "empty", "zip_like"],
 )
-def test_body_that_is_not_an_archive_is_415(
+def test_body_that_is_not_an_archive_ends_failed(
     client: TestClient, settings: Settings, tmp_path: Path, body: bytes
 ) -> None:
-    response = upload(client, body)
-    assert response.status_code == 415, response.text
-    assert response.json()["code"] == "unsupported_archive"
+    assert_refused(upload_and_ingest(client, body), "invalid_archive")
     assert_nothing_left(client, settings, tmp_path)
 
 
@@ -374,9 +394,9 @@ def test_archive_without_images_is_empty_dataset(
     client: TestClient, settings: Settings, tmp_path: Path, fmt: str
 ) -> None:
     members = {"README.txt": b"nothing here", "data/x.csv": b"1,2\n", ".hidden.png": PNG}
-    response = upload(client, ARCHIVERS[fmt](members))
-    assert response.status_code == 422, response.text
-    assert response.json()["code"] == "empty_dataset"
+    dataset = upload_and_ingest(client, ARCHIVERS[fmt](members))
+    assert dataset["state"] == "failed"
+    assert dataset["failure_reason"].startswith("no readable image")
     assert_nothing_left(client, settings, tmp_path)
 
 
@@ -384,12 +404,10 @@ def test_archive_of_only_broken_images_is_empty_dataset_naming_them(
     client: TestClient, settings: Settings, tmp_path: Path
 ) -> None:
     members = {"a/cut.png": PNG[: len(PNG) // 2], "a/text.jpg": b"not a jpeg"}
-    response = upload(client, zip_bytes(members))
-    assert response.status_code == 422, response.text
-    error = response.json()
-    assert error["code"] == "empty_dataset"
-    assert sorted(u["path"] for u in error["details"]["unreadable"]) == sorted(members)
-    assert all(u["reason"] for u in error["details"]["unreadable"])
+    dataset = upload_and_ingest(client, zip_bytes(members))
+    assert dataset["state"] == "failed"
+    assert "2 unreadable: " in dataset["failure_reason"]
+    assert all(f"{name}: " in dataset["failure_reason"] for name in members)
     assert_nothing_left(client, settings, tmp_path)
 
 
@@ -399,9 +417,7 @@ def test_archive_of_only_broken_images_is_empty_dataset_naming_them(
 def test_other_tenant_neither_sees_the_upload_nor_shares_its_folder(
     client: TestClient, settings: Settings
 ) -> None:
-    mine = upload(client, zip_bytes(GOOD_MEMBERS), name="mine")
-    assert mine.status_code == 201
-    mine_id = mine.json()["id"]
+    mine_id = upload_and_ingest(client, zip_bytes(GOOD_MEMBERS), name="mine")["id"]
     team_b = bearer(create_key(settings, "team-b"))
 
     seen = client.get(f"/v1/datasets/{mine_id}", headers=team_b)
@@ -409,9 +425,8 @@ def test_other_tenant_neither_sees_the_upload_nor_shares_its_folder(
     assert seen.json()["code"] == "dataset_not_found"
     assert client.get("/v1/datasets", headers=team_b).json()["total"] == 0
 
-    theirs = upload(client, tar_bytes(GOOD_MEMBERS), name="theirs", headers=team_b)
-    assert theirs.status_code == 201, theirs.text
-    theirs_path = Path(theirs.json()["path"])
+    theirs = upload_and_ingest(client, tar_bytes(GOOD_MEMBERS), name="theirs", headers=team_b)
+    theirs_path = Path(theirs["path"])
     assert theirs_path.parent == settings.artifacts_dir / "tenants" / "team-b" / "datasets"
     assert extracted_files(theirs_path) == GOOD_IMAGES
     assert entries(tenant_dir(settings, "team-b") / "incoming") == []
@@ -420,7 +435,7 @@ def test_other_tenant_neither_sees_the_upload_nor_shares_its_folder(
     assert [d["id"] for d in client.get("/v1/datasets").json()["items"]] == [mine_id]
     listed_b = client.get("/v1/datasets", headers=team_b).json()
     assert [d["name"] for d in listed_b["items"]] == ["theirs"]
-    assert client.get(f"/v1/datasets/{theirs.json()['id']}").status_code == 404
+    assert client.get(f"/v1/datasets/{theirs['id']}").status_code == 404
 
 
 # --- Request validation -----------------------------------------------------------------
@@ -453,7 +468,7 @@ def test_registering_a_folder_that_contains_the_data_dir_does_not_expose_uploads
     client: TestClient, settings: Settings, tmp_path: Path
 ) -> None:
     # The fixture's layout: dataset_roots=[tmp_path], data_dir=tmp_path / "data".
-    assert upload(client, zip_bytes(GOOD_MEMBERS)).status_code == 201
+    assert upload_and_ingest(client, zip_bytes(GOOD_MEMBERS))["state"] == "ready"
     team_b = bearer(create_key(settings, "team-b"))
     response = client.post(
         "/v1/datasets", json={"name": "everything", "path": str(tmp_path)}, headers=team_b

@@ -10,17 +10,17 @@ from fastapi.testclient import TestClient
 from api.core.persistence import evaluations
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT
+from api.core.queue import QUEUE
 from api.core.settings import Settings
 from api.main import create_app
 from tests.image_folders import make_image_folder
+from tests.ingest import register as register_folder
 from tests.keys import bearer
 from tests.serving.random_models import register_random_model
 
 
 def register(client: TestClient, folder: Path) -> str:
-    response = client.post("/v1/datasets", json={"name": folder.name, "path": str(folder)})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    return str(register_folder(client, folder, folder.name)["id"])
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_evaluate_queues_a_row_and_publishes_only_its_id(
     evaluation = response.json()
     assert (evaluation["status"], evaluation["top1"]) == ("queued", None)
     assert (evaluation["model_id"], evaluation["dataset_id"]) == (model_id, labeled_id)
-    messages = list((settings.broker_dir / "queue").glob("*"))
+    messages = list((settings.broker_dir / "queue").glob(f"*.{QUEUE}.msg"))  # not ingests
     assert len(messages) == 1 and evaluation["id"] in messages[0].read_text()
     assert client.get(f"/v1/evaluations/{evaluation['id']}").json() == evaluation
     listed = client.get(f"/v1/models/{model_id}/evaluations").json()

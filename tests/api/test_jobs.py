@@ -9,16 +9,16 @@ from fastapi.testclient import TestClient
 from api.core.persistence import jobs
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT, JobStatus
+from api.core.queue import QUEUE
 from api.core.settings import Settings
 from api.main import create_app
+from tests.ingest import register
 from tests.keys import bearer
 
 
 @pytest.fixture
 def dataset_id(client: TestClient, image_folder: Path) -> str:
-    return str(
-        client.post("/v1/datasets", json={"name": "d", "path": str(image_folder)}).json()["id"]
-    )
+    return str(register(client, image_folder)["id"])
 
 
 def job_body(dataset: str, **overrides: Any) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def job_body(dataset: str, **overrides: Any) -> dict[str, Any]:
 
 
 def queued_messages(settings: Settings) -> list[Path]:
-    return sorted((settings.broker_dir / "queue").glob("*"))
+    return sorted((settings.broker_dir / "queue").glob(f"*.{QUEUE}.msg"))  # not ingests
 
 
 def test_submit_stores_a_queued_job_and_publishes_only_its_id(
@@ -154,13 +154,13 @@ def test_metrics_series_grouped_by_name_since_step(
 
 
 def test_broker_down_is_503_and_leaves_no_job(
-    api_key: str, settings: Settings, image_folder: Path
+    api_key: str, settings: Settings, image_folder: Path, dataset_id: str
 ) -> None:
     down = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
     with TestClient(create_app(down, run_reconciler=False), headers=bearer(api_key)) as client:
-        dataset_id = client.post(
-            "/v1/datasets", json={"name": "d", "path": str(image_folder)}
-        ).json()["id"]
+        refused = client.post("/v1/datasets", json={"name": "d2", "path": str(image_folder)})
+        assert (refused.status_code, refused.json()["code"]) == (503, "broker_unavailable")
+        assert client.get("/v1/datasets").json()["total"] == 1  # only the fixture's
         response = client.post("/v1/jobs", json=job_body(dataset_id))
         assert response.status_code == 503
         assert response.json()["code"] == "broker_unavailable"

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.core.settings import Settings
 from api.rate_limit import RateLimiter
+from tests.ingest import register
 from tests.keys import bearer, create_key
 
 TINY_JOB = {"method": "simclr", "backbone": "tiny_cnn", "batch_size": 4, "epochs": 1}
@@ -51,8 +52,8 @@ def test_a_tenant_at_its_quota_gets_429_and_others_do_not(
     serve: Callable[..., TestClient], settings: Settings, image_folder: Path
 ) -> None:
     with serve(max_active_jobs_per_tenant=2) as client:
-        dataset = client.post("/v1/datasets", json={"name": "d", "path": str(image_folder)})
-        body = {**TINY_JOB, "dataset_id": dataset.json()["id"]}
+        dataset = register(client, image_folder)
+        body = {**TINY_JOB, "dataset_id": dataset["id"]}
         assert [client.post("/v1/jobs", json=body).status_code for _ in range(2)] == [201, 201]
         refused = client.post("/v1/jobs", json=body)
         assert refused.status_code == 429
@@ -64,9 +65,7 @@ def test_a_tenant_at_its_quota_gets_429_and_others_do_not(
         assert replayed.status_code == 429
         # another tenant has its own quota
         other = bearer(create_key(settings, "team-b"))
-        mine = client.post(
-            "/v1/datasets", json={"name": "b", "path": str(image_folder)}, headers=other
-        ).json()
+        mine = register(client, image_folder, "b", headers=other)
         accepted = client.post("/v1/jobs", json={**body, "dataset_id": mine["id"]}, headers=other)
         assert accepted.status_code == 201
         # cancelling one frees a place

@@ -8,7 +8,6 @@ import base64
 import functools
 import io
 import struct
-import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,8 @@ from api.core.artifacts import tenant_dir
 from api.core.settings import Settings
 from ssl_engine.data.formats import MAX_PIXELS
 from tests.engine.data.image_files import png_header_only, write_truncated
-from tests.image_folders import image_bytes, make_image_folder
+from tests.image_folders import image_bytes, make_image_folder, zip_folder
+from tests.ingest import register, upload
 from tests.serving.random_models import register_random_model
 
 GOOD_PNG = image_bytes(0, seed=1, fmt="PNG")
@@ -142,15 +142,6 @@ def hostile_folder(root: Path) -> Path:
     return root
 
 
-def zip_folder(root: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                zf.write(path, path.relative_to(root).as_posix())
-    return buffer.getvalue()
-
-
 def assert_bad_files_listed(dataset: dict[str, Any]) -> None:
     assert dataset["image_count"] == 6
     assert dataset["classes"] == ["green", "red"]
@@ -166,22 +157,15 @@ def test_registered_folder_lists_the_bomb_and_the_truncated_jpeg_as_unreadable(
     client: TestClient, tmp_path: Path
 ) -> None:
     root = hostile_folder(tmp_path / "mixed")
-    response = client.post("/v1/datasets", json={"name": "mixed", "path": str(root)})
-    assert response.status_code == 201, response.text
-    assert_bad_files_listed(response.json())
-    assert client.get(f"/v1/datasets/{response.json()['id']}").json() == response.json()
+    assert_bad_files_listed(register(client, root, "mixed"))
 
 
 def test_uploaded_zip_of_that_folder_gives_the_same_dataset(
     client: TestClient, settings: Settings, tmp_path: Path
 ) -> None:
     root = hostile_folder(tmp_path / "mixed")
-    registered = client.post("/v1/datasets", json={"name": "mixed", "path": str(root)}).json()
-    response = client.post(
-        "/v1/datasets/upload", params={"name": "mixed"}, content=zip_folder(root)
-    )
-    assert response.status_code == 201, response.text
-    uploaded = response.json()
+    registered = register(client, root, "mixed")
+    uploaded = upload(client, zip_folder(root), "mixed")
     assert_bad_files_listed(uploaded)
     assert Path(uploaded["path"]).is_relative_to(tenant_dir(settings, "local") / "datasets")
     same = ("image_count", "classes", "class_counts", "unreadable", "size_stats", "total_bytes")
@@ -216,8 +200,6 @@ def test_disguised_format_in_a_folder_is_unreadable(
 ) -> None:
     root = make_image_folder(tmp_path / "disguised", per_class=2, classes=1, labeled=False)
     (root / name).write_bytes(make())
-    response = client.post("/v1/datasets", json={"name": "d", "path": str(root)})
-    assert response.status_code == 201, response.text
-    dataset = response.json()
+    dataset = register(client, root)
     assert dataset["image_count"] == 2
     assert [u["path"] for u in dataset["unreadable"]] == [name]

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.main import UNTAGGED
 from tests.image_folders import image_bytes
+from tests.ingest import ingested
 
 OPERATION_ID = re.compile(r"^[a-z][a-z0-9_]*-[a-z_][a-z0-9_]*$")
 
@@ -50,5 +51,5 @@ def test_upload_declares_and_accepts_octet_stream(client: TestClient) -> None:
         content=buffer.getvalue(),
         headers={"content-type": "application/octet-stream"},
     )
-    assert answer.status_code == 201, answer.text
-    assert answer.json()["image_count"] == 3
+    assert answer.status_code == 202, answer.text
+    assert ingested(client, answer.json()["id"])["image_count"] == 3

@@ -40,6 +40,7 @@ from api.core.persistence.tables import LOCAL_TENANT
 from api.core.settings import Settings
 from api.main import create_app
 from tests.image_folders import image_bytes, make_image_folder
+from tests.ingest import register
 from tests.keys import bearer, create_key
 from tests.serving.random_models import register_random_model
 from worker.embed_dataset import embed_dataset
@@ -209,9 +210,7 @@ def seed(settings: Settings, api_key: str, root: Path) -> dict[str, str]:
     folder = make_image_folder(root / "images", per_class=4)
     # A separate app: its lifespan ends here, not under the fuzzed app's feet.
     with TestClient(create_app(settings, run_reconciler=False), headers=bearer(api_key)) as client:
-        dataset = client.post("/v1/datasets", json={"name": "fuzz", "path": str(folder)})
-        assert dataset.status_code == 201, dataset.text
-        dataset_id = dataset.json()["id"]
+        dataset_id = register(client, folder, "fuzz")["id"]
         job = client.post(
             "/v1/jobs",
             json={"method": "simclr", "dataset_id": dataset_id, "backbone": "tiny_cnn",

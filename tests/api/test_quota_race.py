@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.core.persistence.migrate import upgrade
 from api.core.settings import Settings
 from api.main import create_app
+from tests.ingest import register
 from tests.integration.services import POSTGRES_ENV, fresh_postgres_database, required_url
 from tests.keys import bearer, create_key
 
@@ -28,9 +29,7 @@ def submit_concurrently(settings: Settings, image_folder: Path) -> Counter[int]:
         settings.model_copy(update={"max_active_jobs_per_tenant": 1}), run_reconciler=False
     )
     with TestClient(app, headers=bearer(key)) as client:
-        dataset = client.post("/v1/datasets", json={"name": "d", "path": str(image_folder)})
-        assert dataset.status_code == 201, dataset.text
-        body = {**TINY_JOB, "dataset_id": dataset.json()["id"]}
+        body = {**TINY_JOB, "dataset_id": register(client, image_folder)["id"]}
         with ThreadPoolExecutor(CONCURRENT) as pool:
             codes = list(
                 pool.map(

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.core.settings import Settings
 from api.request_limits import json_depth
+from tests.ingest import register
 
 
 def test_json_depth_counts_nesting_but_not_brackets_inside_strings() -> None:
@@ -74,7 +75,7 @@ def test_only_folders_under_an_allowed_root_can_be_registered(
     assert register(str(tmp_path)) == (403, "path_not_allowed")  # it holds the data dir
     assert register("relative/path") == (422, "invalid_path")
     assert register(str(tmp_path / "missing")) == (422, "invalid_path")
-    assert register(str(image_folder))[0] == 201
+    assert register(str(image_folder))[0] == 202
 
 
 def test_a_file_link_leading_out_of_the_dataset_is_not_scanned(
@@ -86,7 +87,7 @@ def test_a_file_link_leading_out_of_the_dataset_is_not_scanned(
     inside[0].symlink_to(secret)
 
     def registered() -> dict[str, object]:
-        return client.post("/v1/datasets", json={"name": "d", "path": str(image_folder)}).json()
+        return register(client, image_folder)
 
     assert registered()["image_count"] == 31  # the link out is not a file of the dataset
     (inside[1].parent / "again.png").symlink_to(inside[1])

@@ -27,6 +27,7 @@ from api.core.persistence.db import session_scope
 from api.core.settings import Settings
 from api.main import create_app
 from tests.image_folders import image_bytes, make_image_folder
+from tests.ingest import register
 from tests.keys import bearer, create_key
 from tests.serving.random_models import register_random_model
 
@@ -97,7 +98,7 @@ def owner(app: FastAPI, api_key: str) -> Iterator[TestClient]:
 def ids(owner: TestClient, settings: Settings, tmp_path: Path) -> dict[str, str]:
     """One object of every kind, all of the owner's tenant (``local``)."""
     folder = make_image_folder(tmp_path / "labeled")
-    dataset = owner.post("/v1/datasets", json={"name": "d", "path": str(folder)}).json()
+    dataset = register(owner, folder)
     model_id = register_random_model(
         settings.resolved_database_url, tmp_path / "model", dataset_path=folder
     )
@@ -195,7 +196,7 @@ def test_lists_and_streams_show_only_the_callers_objects(
         assert refused.status_code == 422 and "no dataset" in refused.text
         # an Idempotency-Key is the tenant's own: the same key makes a separate job
         folder = make_image_folder(settings.data_dir.parent / "b-images")
-        mine = other.post("/v1/datasets", json={"name": "b", "path": str(folder)}).json()
+        mine = register(other, folder, "b")
         body = {**job, "dataset_id": mine["id"]}
         first = owner.post("/v1/jobs", json=job, headers={"Idempotency-Key": "k1"})
         second = other.post("/v1/jobs", json=body, headers={"Idempotency-Key": "k1"})

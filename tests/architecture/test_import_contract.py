@@ -4,6 +4,7 @@
     api.core              imports nothing else of api, nothing of worker
     api (the rest)        never imports worker
     worker                imports api.core and ssl_engine only
+    api.routes.X          never imports another route module (only ``views`` helpers)
 
 Every import statement counts, at module level or inside a function.
 """
@@ -55,6 +56,15 @@ def violation(importer: str, imported: str) -> str | None:
         return "api never imports worker (the CLI starts workers as processes)"
     if is_within(importer, "worker") and outside_core:
         return "worker imports only api.core from api"
+    if (
+        is_within(importer, "api.routes")
+        and is_within(imported, "api.routes")
+        and "views" not in imported.split(".")
+        and imported.rsplit(".", 1)[0] != importer  # a resource package includes its parts
+        and not is_within(importer, imported)  # ``from <own package> import part``
+        and imported != "api.routes"  # main.py's ``from api.routes import ...`` line
+    ):
+        return "a route module never imports another (shared helpers live in views)"
     return None
 
 
@@ -88,6 +98,8 @@ def test_no_import_crosses_a_layer_upward() -> None:
         ("api.cli.service", "worker"),
         ("worker.embed_dataset", "api.serving.vector_index"),
         ("worker.run_job", "api.errors"),
+        ("api.routes.datasets.uploads", "api.routes.datasets.folders"),
+        ("api.routes.jobs.stream", "api.routes.jobs.runs"),
     ],
 )
 def test_the_rules_catch_each_kind_of_cross_import(importer: str, imported: str) -> None:
@@ -101,6 +113,8 @@ def test_the_rules_catch_each_kind_of_cross_import(importer: str, imported: str)
         ("worker.run_job", "ssl_engine.trainer"),
         ("api.routes.jobs", "api.core.queue"),
         ("api.core.queue", "api.core.settings"),
+        ("api.routes.jobs.stream", "api.routes.jobs.views"),
+        ("api.routes.models", "api.routes.models.search"),
     ],
 )
 def test_the_rules_allow_the_downward_imports(importer: str, imported: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.browser.browser import browser_page
 from tests.image_folders import image_bytes, make_image_folder
-from tests.integration.services import Service, running_service
+from tests.integration.services import Service, register_folder, running_service
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,11 @@ def test_walkthrough_register_submit_follow_and_embed_from_the_browser(
         page.get_by_label("Name").fill("shapes")
         page.get_by_label("Folder on the server").fill(str(folder))
         page.get_by_role("button", name="Register").click()
-        page.get_by_text("Registered shapes: 32 images.").wait_for()
+        page.get_by_text("Registered shapes: the ingest worker is scanning it.").wait_for()
+        # the list polls until the ingest worker has scanned it: ingesting -> ready
+        page.locator("[data-state=ready]").wait_for(timeout=60_000)
+        row = page.locator("tr", has_text="shapes")
+        assert row.locator("td.num").first.inner_text() == "32"
 
         # 2. submit, first with a value the API refuses: the form says what the API says
         page.get_by_role("link", name="Train on it").click()
@@ -132,8 +136,12 @@ def test_walkthrough_register_submit_follow_and_embed_from_the_browser(
 def test_cancel_a_running_job_from_its_page(service: Service, tmp_path: Path) -> None:
     folder = make_image_folder(tmp_path / "images")
     client = service.client(timeout=60)
-    dataset = client.post("/v1/datasets", json={"name": "long", "path": str(folder)}).json()
-    spec = {"method": "simclr", "dataset_id": dataset["id"], "epochs": 500, **TINY_JOB}
+    spec = {
+        "method": "simclr",
+        "dataset_id": register_folder(client, folder, "long"),
+        "epochs": 500,
+        **TINY_JOB,
+    }
     submitted = client.post("/v1/jobs", json=spec)
     assert submitted.status_code == 201, submitted.text
     job = submitted.json()

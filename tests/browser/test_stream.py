@@ -26,6 +26,7 @@ from tests.integration.services import (
     Service,
     create_cli_key,
     free_port,
+    register_folder,
     service_env,
     wait_ready,
 )
@@ -121,7 +122,8 @@ def test_the_jobs_watch_sends_each_change_once(settings: Settings, tmp_path: Pat
 
 @contextmanager
 def api_process(tmp_path: Path) -> Iterator[Service]:
-    """The API alone (no worker), migrated, as a real uvicorn process."""
+    """The API and an ingest worker (no training worker: jobs stay queued), migrated, as
+    real processes."""
     port = free_port()
     env = service_env(tmp_path / "data", SSLPT_PORT=str(port))
     subprocess.run([sys.executable, "-m", "api.cli", "db", "upgrade"], env=env, check=True)
@@ -134,6 +136,7 @@ def api_process(tmp_path: Path) -> Iterator[Service]:
         api_key=create_cli_key(env),
     )
     service.start("api")
+    service.start("ingest")
     try:
         wait_ready(service)
         yield service
@@ -153,8 +156,11 @@ def test_the_api_stops_at_once_on_sigterm_with_streams_open(tmp_path: Path) -> N
     folder = make_image_folder(tmp_path / "images", per_class=2)
     with api_process(tmp_path) as service:
         client = service.client(timeout=60)
-        dataset = client.post("/v1/datasets", json={"name": "d", "path": str(folder)}).json()
-        spec = {"method": "simclr", "dataset_id": dataset["id"], "backbone": "tiny_cnn"}
+        spec = {
+            "method": "simclr",
+            "dataset_id": register_folder(client, folder),
+            "backbone": "tiny_cnn",
+        }
         job = client.post("/v1/jobs", json={**spec, "batch_size": 4}).json()  # stays queued
 
         with client.stream("GET", "/v1/jobs/stream") as dropped:  # a client that goes away

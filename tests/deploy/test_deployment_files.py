@@ -25,10 +25,13 @@ def cli_has(words: list[str]) -> bool:
 def test_every_compose_command_exists_in_the_cli() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     ours = {name: s for name, s in compose["services"].items() if "build" in s}
-    assert set(ours) == {"migrate", "api", "worker"}
+    assert set(ours) == {"migrate", "api", "worker", "ingest"}
     for name, service in ours.items():
         assert service["command"][0] == "sslpt", name
-        assert cli_has(service["command"][1:]), f"{name}: {service['command']}"
+        words = [w for w in service["command"][1:] if not w.startswith("-")]
+        if "--queue" in service["command"]:
+            words.remove(service["command"][service["command"].index("--queue") + 1])
+        assert cli_has(words), f"{name}: {service['command']}"
         assert (ROOT / service["build"]["dockerfile"]).is_file()
         env = service["environment"]
         assert env["SSLPT_DATABASE_URL"].startswith("postgresql+psycopg://")
@@ -46,3 +49,12 @@ def test_dockerfiles_pin_the_project_torch_and_run_the_cli() -> None:
         text = (ROOT / "docker" / name).read_text()
         assert "torch==2.14.1" in text and "torchvision==0.29.1" in text
         assert 'CMD ["sslpt",' in text
+
+
+def test_the_ingest_service_consumes_the_ingest_queue() -> None:
+    from api.core.queue import INGEST_QUEUE
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = compose["services"]["ingest"]["command"]
+    assert command[command.index("--queue") + 1] == INGEST_QUEUE
+    assert "deploy" not in compose["services"]["ingest"]  # no GPU for unpacking

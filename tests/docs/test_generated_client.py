@@ -30,6 +30,7 @@ import uvicorn
 from api.core.settings import Settings
 from api.main import create_app
 from tests.image_folders import image_bytes
+from worker.ingest import ingest_dataset
 
 PACKAGE = "sslpt_generated_client"
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
@@ -109,7 +110,7 @@ def png_zip(count: int = 4) -> bytes:
 
 
 def test_generated_client_lists_methods_uploads_and_reads_a_dataset(
-    generated: ModuleType, base_url: str, api_key: str
+    generated: ModuleType, base_url: str, api_key: str, settings: Settings
 ) -> None:
     client = generated.AuthenticatedClient(base_url=base_url, token=api_key, timeout=30.0)
     methods_api = submodule(generated, "api.methods.methods_list_methods")
@@ -126,15 +127,15 @@ def test_generated_client_lists_methods_uploads_and_reads_a_dataset(
         created = upload_api.sync_detailed(
             client=client, body=file_type(payload=io.BytesIO(png_zip())), name="generated"
         )
-        assert created.status_code == 201, created.content
+        assert created.status_code == 202, created.content
         dataset = created.parsed
         assert isinstance(dataset, models.DatasetOut)
-        assert dataset.name == "generated"
-        assert dataset.image_count == 4
+        assert (dataset.name, dataset.state) == ("generated", "ingesting")
+        ingest_dataset(settings, dataset.id)  # what the ingest worker does with the message
 
         fetched = get_api.sync(client=client, dataset_id=dataset.id)
         assert isinstance(fetched, models.DatasetOut)
-        assert (fetched.id, fetched.image_count) == (dataset.id, 4)
+        assert (fetched.id, fetched.state, fetched.image_count) == (dataset.id, "ready", 4)
 
         unauthenticated = generated.Client(base_url=base_url, timeout=30.0)
         with unauthenticated:

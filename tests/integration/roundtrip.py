@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.image_folders import image_bytes
-from tests.integration.services import Service, wait_for_job
+from tests.integration.services import Service, register_folder, wait_for_job
 
 TINY_SIMCLR = {
     "method": "simclr",
@@ -19,11 +19,8 @@ TINY_SIMCLR = {
 
 def simclr_roundtrip(service: Service, folder: Path) -> None:
     with service.client(timeout=60) as client:
-        dataset = client.post("/v1/datasets", json={"name": "shapes", "path": str(folder)})
-        assert dataset.status_code == 201, dataset.text
-        submitted = client.post(
-            "/v1/jobs", json={**TINY_SIMCLR, "dataset_id": dataset.json()["id"]}
-        )
+        dataset_id = register_folder(client, folder)
+        submitted = client.post("/v1/jobs", json={**TINY_SIMCLR, "dataset_id": dataset_id})
         assert submitted.status_code == 201, submitted.text
         job_id = submitted.json()["id"]
 

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from api.core.queue import INGEST_QUEUE
 from tests.image_folders import make_image_folder
 
 REQUIRE_ENV = "SSLPT_TEST_REQUIRE_SERVICES"
@@ -67,9 +69,11 @@ class Service:
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def start(self, role: str) -> subprocess.Popen[bytes]:
+        """Start ``api``, ``worker`` (training) or ``ingest`` (the ingest queue's worker)."""
         log = (self.log_dir / f"{role}-{len(self.processes)}.log").open("wb")
+        command = ["worker", f"--queue={INGEST_QUEUE}"] if role == "ingest" else [role]
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", role],
+            [sys.executable, "-m", "api.cli", *command],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -96,7 +100,8 @@ class Service:
 
 @contextmanager
 def running_service(tmp: Path, **env_overrides: str) -> Iterator[Service]:
-    """API + one worker as separate processes, migrated first, ready when /ready says so."""
+    """API, one training worker and one ingest worker as separate processes, migrated
+    first, ready when /ready says so."""
     port = free_port()
     data_dir = tmp / "data"
     log_dir = tmp / "logs"
@@ -116,6 +121,7 @@ def running_service(tmp: Path, **env_overrides: str) -> Iterator[Service]:
     )
     service.start("api")
     service.start("worker")
+    service.start("ingest")
     try:
         wait_ready(service)
         yield service
@@ -208,11 +214,24 @@ def production_service(tmp: Path, **env_overrides: str) -> Iterator[Service]:
         yield service
 
 
+def wait_for_dataset(client: httpx.Client, dataset_id: str, timeout: float = 120) -> dict[str, Any]:
+    """The dataset once its ingest ended (``ready`` or ``failed``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        dataset: dict[str, Any] = client.get(f"/v1/datasets/{dataset_id}").json()
+        if dataset["state"] != "ingesting" or time.monotonic() > deadline:
+            return dataset
+        time.sleep(0.2)
+
+
 def register_folder(client: httpx.Client, folder: Path, name: str = "shapes") -> str:
-    """Register ``folder`` as a dataset; its id."""
+    """Register ``folder`` as a dataset and wait until the ingest worker made it ready; its
+    id."""
     response = client.post("/v1/datasets", json={"name": name, "path": str(folder)})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    assert response.status_code == 202, response.text
+    dataset = wait_for_dataset(client, response.json()["id"])
+    assert dataset["state"] == "ready", dataset
+    return str(dataset["id"])
 
 
 def register_unlabeled_images(client: httpx.Client, folder: Path, per_class: int) -> str:

@@ -14,6 +14,7 @@ from tests.image_folders import make_image_folder
 from tests.integration.services import (
     Service,
     production_service,
+    register_folder,
     running_service,
 )
 from tests.serving.random_models import register_random_model
@@ -34,7 +35,7 @@ def wait_for_embedding(client: httpx.Client, embedding_id: str, timeout: float =
 def embed_and_search(service: Service, database_url: str, folder: Path) -> None:
     model_id = register_random_model(database_url, service.data_dir / "models" / "random")
     with service.client(timeout=60) as client:
-        dataset = client.post("/v1/datasets", json={"name": "imgs", "path": str(folder)}).json()
+        dataset = {"id": register_folder(client, folder, "imgs")}
         queued = client.post(
             f"/v1/models/{model_id}/embeddings", json={"dataset_id": dataset["id"]}
         )

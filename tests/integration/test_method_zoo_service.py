@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.image_folders import image_bytes, make_image_folder
-from tests.integration.services import running_service, wait_for_job
+from tests.integration.services import register_folder, running_service, wait_for_job
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +27,7 @@ def test_every_method_trains_embeds_and_scores_energy(tmp_path: Path) -> None:
         running_service(tmp_path) as service,
         service.client(timeout=60) as client,
     ):
-        dataset_id = client.post("/v1/datasets", json={"name": "d", "path": str(folder)}).json()[
-            "id"
-        ]
+        dataset_id = register_folder(client, folder, "d")
         methods = client.get("/v1/methods").json()
         assert len(methods) >= 1
         submitted = {}

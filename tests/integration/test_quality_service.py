@@ -12,6 +12,7 @@ from tests.image_folders import make_image_folder
 from tests.integration.services import (
     Service,
     production_service,
+    register_folder,
     running_service,
     wait_for_job,
 )
@@ -33,9 +34,7 @@ def wait_for_evaluation(client: httpx.Client, evaluation_id: str, timeout: float
 
 def knn_then_probe(service: Service, folder: Path) -> None:
     with service.client(timeout=60) as client:
-        dataset_id = client.post("/v1/datasets", json={"name": "d", "path": str(folder)}).json()[
-            "id"
-        ]
+        dataset_id = register_folder(client, folder, "d")
         job_body = {
             "method": "simclr",
             "dataset_id": dataset_id,

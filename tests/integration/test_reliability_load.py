@@ -15,6 +15,7 @@ from tests.image_folders import make_image_folder
 from tests.integration.faults import wait_until
 from tests.integration.services import (
     production_service,
+    register_folder,
 )
 
 pytestmark = pytest.mark.integration
@@ -39,8 +40,7 @@ def test_many_concurrent_jobs_all_succeed_once_with_two_workers(
         service.client(timeout=120) as client,
     ):
         service.start("worker")
-        dataset = client.post("/v1/datasets", json={"name": "tiny", "path": str(folder)})
-        body = {**TINY, "dataset_id": dataset.json()["id"]}
+        body = {**TINY, "dataset_id": register_folder(client, folder, "tiny")}
 
         started = time.monotonic()
         with ThreadPoolExecutor(SUBMITTERS) as pool:

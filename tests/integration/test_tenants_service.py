@@ -11,7 +11,12 @@ import httpx
 import pytest
 
 from tests.image_folders import image_bytes, make_image_folder
-from tests.integration.services import production_service, register_folder, wait_for_job
+from tests.integration.services import (
+    production_service,
+    register_folder,
+    wait_for_dataset,
+    wait_for_job,
+)
 
 pytestmark = pytest.mark.integration
 TINY = {"method": "simclr", "backbone": "tiny_cnn", "image_size": 16, "epochs": 1, "batch_size": 8}
@@ -46,7 +51,8 @@ def test_two_tenants_share_a_service_and_see_nothing_of_each_other(tmp_path: Pat
             uploaded = other.post(
                 "/v1/datasets/upload", params={"name": "b"}, content=archive.read_bytes()
             )
-            assert uploaded.status_code == 201, uploaded.text
+            assert uploaded.status_code == 202, uploaded.text
+            assert wait_for_dataset(other, uploaded.json()["id"])["state"] == "ready"
             theirs = other.post("/v1/jobs", json={**TINY, "dataset_id": uploaded.json()["id"]})
             assert wait_for_job(other, theirs.json()["id"])["status"] == "succeeded"
             assert local.get("/v1/jobs").json()["total"] == 1

@@ -41,11 +41,12 @@ def register_random_model(
     method: str = "simclr",
     backbone: str = "tiny_cnn",
     image_size: int = 16,
+    tenant: str = LOCAL_TENANT,
 ) -> str:
     """A model row (with its job row, and a dataset row of ``dataset_path`` unless
     ``dataset_id`` names one) for random weights saved in ``folder``."""
     spec = save_random_model(folder, method, backbone, image_size)
-    with session_scope(database_url, tenant=LOCAL_TENANT) as session:
+    with session_scope(database_url, tenant=tenant) as session:
         if dataset_id is None:
             dataset_id = datasets.create_dataset(
                 session, name="d", path=str(dataset_path or "/x"), image_count=4

@@ -20,6 +20,8 @@ from api.serving.model_cache import LoadedModel
 from ssl_engine.data.formats import decode_image_bytes
 from ssl_engine.inference import embed_images
 from tests.image_folders import image_bytes
+from tests.ingest import register
+from tests.keys import bearer, create_key
 from tests.serving.random_models import register_random_model
 
 
@@ -161,7 +163,7 @@ def test_multipart_takes_the_same_options(client: TestClient, model_id: str) -> 
 def test_dataset_items_embed_like_the_uploaded_files(
     client: TestClient, model_id: str, image_folder: Path
 ) -> None:
-    dataset = client.post("/v1/datasets", json={"name": "imgs", "path": str(image_folder)}).json()
+    dataset = register(client, image_folder, "imgs")
     url = f"/v1/models/{model_id}/embed"
     paths = ["red/red_000.jpg", "blue/blue_001.png"]
     by_reference = client.post(
@@ -184,7 +186,7 @@ def test_dataset_items_stay_inside_the_dataset_folder(
     client: TestClient, model_id: str, image_folder: Path, path: str, status: int, code: str
 ) -> None:
     (image_folder.parent / "outside.png").write_bytes(image_bytes())
-    dataset = client.post("/v1/datasets", json={"name": "imgs", "path": str(image_folder)}).json()
+    dataset = register(client, image_folder, "imgs")
     body = {"dataset_items": {"dataset_id": dataset["id"], "paths": [path]}}
     response = client.post(f"/v1/models/{model_id}/embed", json=body)
     assert response.status_code == status, response.text
@@ -229,3 +231,17 @@ def test_a_full_queue_answers_429_before_reading_the_body(
         with loaded.batcher.admit():  # the one place is taken
             response = client.post(f"/v1/models/{model_id}/embed", json={"images": ["x"]})
     assert response.status_code == 429  # not 422: the invalid body was never parsed
+
+
+def test_warmup_lists_only_the_callers_loaded_models(
+    client: TestClient, settings: Settings, model_id: str, tmp_path: Path
+) -> None:
+    """It listed every tenant's loaded model ids before."""
+    assert client.post(f"/v1/models/{model_id}/warmup").status_code == 200
+    other = bearer(create_key(settings, "team-b"))
+    theirs = register_random_model(
+        settings.resolved_database_url, tmp_path / "theirs", tenant="team-b"
+    )
+    answer = client.post(f"/v1/models/{theirs}/warmup", headers=other).json()
+    assert answer["loaded_models"] == [theirs]
+    assert client.post(f"/v1/models/{model_id}/warmup").json()["loaded_models"] == [model_id]

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.core.settings import Settings
+from tests.ingest import register
 from tests.serving.random_models import register_random_model
 from worker.embed_dataset import embed_dataset
 
@@ -25,8 +26,7 @@ def model_id(settings: Settings, tmp_path: Path) -> str:
 
 @pytest.fixture
 def dataset_id(client: TestClient, image_folder: Path) -> str:
-    response = client.post("/v1/datasets", json={"name": "imgs", "path": str(image_folder)})
-    return str(response.json()["id"])
+    return str(register(client, image_folder, "imgs")["id"])
 
 
 def embedded(client: TestClient, settings: Settings, model_id: str, dataset_id: str) -> str:

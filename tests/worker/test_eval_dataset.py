@@ -12,6 +12,7 @@ from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT, JobStatus
 from api.core.settings import Settings
 from tests.image_folders import make_image_folder
+from tests.ingest import register
 from tests.keys import bearer, create_key
 from tests.worker.jobs_in_db import events, job_row, submit
 from worker.run_job import run_job
@@ -41,9 +42,7 @@ def test_the_evaluation_dataset_must_exist_be_labeled_and_be_the_callers(
 ) -> None:
     def add(name: str, labeled: bool) -> str:
         folder = make_image_folder(tmp_path / name, per_class=2, labeled=labeled)
-        return str(
-            client.post("/v1/datasets", json={"name": name, "path": str(folder)}).json()["id"]
-        )
+        return str(register(client, folder, name)["id"])
 
     train, flat, classes = add("train", False), add("flat", False), add("classes", True)
     body = {"method": "simclr", "dataset_id": train, "batch_size": 4, "backbone": "tiny_cnn"}
@@ -58,10 +57,10 @@ def test_the_evaluation_dataset_must_exist_be_labeled_and_be_the_callers(
     assert accepted.status_code == 201 and accepted.json()["eval_dataset_id"] == classes
     other = bearer(create_key(settings, "team-b"))
     mine = make_image_folder(tmp_path / "b", per_class=2, labeled=False)
-    b_train = client.post("/v1/datasets", json={"name": "b", "path": str(mine)}, headers=other)
+    b_train = register(client, mine, "b", headers=other)
     refused = client.post(
         "/v1/jobs",
-        json={**body, "dataset_id": b_train.json()["id"], "eval_dataset_id": classes},
+        json={**body, "dataset_id": b_train["id"], "eval_dataset_id": classes},
         headers=other,
     )
     assert refused.status_code == 422 and "eval_dataset_id" in refused.text

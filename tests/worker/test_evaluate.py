@@ -8,10 +8,10 @@ from api.core.persistence import datasets, evaluations, trained_models
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT
 from api.core.settings import Settings
-from api.routes.datasets import scan_folder
 from tests.image_folders import make_image_folder
 from tests.serving.random_models import register_random_model
 from worker.evaluate import run_evaluation
+from worker.ingest_child import scan_fields
 
 
 def queued_evaluation(settings: Settings, folder: Path, weights_dir: Path) -> tuple[str, str]:
@@ -19,7 +19,7 @@ def queued_evaluation(settings: Settings, folder: Path, weights_dir: Path) -> tu
     url = settings.resolved_database_url
     with session_scope(url, tenant=LOCAL_TENANT) as session:
         dataset_id = datasets.create_dataset(
-            session, name="d", path=str(folder), **scan_folder(folder)
+            session, name="d", path=str(folder), **scan_fields(folder)
         ).id
     model_id = register_random_model(url, weights_dir, dataset_id=dataset_id)
     with session_scope(url, tenant=LOCAL_TENANT) as session:

@@ -1,4 +1,4 @@
-"""Probes and dataset embeddings: work a worker does with a trained model over a dataset.
+"""Leased work other than training: ingests, probes and dataset embeddings.
 
 They follow the jobs' rules (``api.core.persistence.jobs``) in a smaller state machine:
 queued -> running -> succeeded | failed. The claim is one conditional UPDATE that also
@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from api.core.persistence.tables import DatasetEmbedding, Evaluation, JobStatus, utcnow
+from api.core.persistence.tables import Dataset, DatasetEmbedding, Evaluation, JobStatus, utcnow
 
-TaskTable = type[Evaluation] | type[DatasetEmbedding]
-TASK_TABLES: tuple[TaskTable, ...] = (Evaluation, DatasetEmbedding)
+TaskTable = type[Dataset] | type[Evaluation] | type[DatasetEmbedding]
 
 
 def claim(session: Session, table: TaskTable, row_id: str, owner: str, lease: timedelta) -> bool:

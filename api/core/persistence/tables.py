@@ -123,19 +123,53 @@ class TenantOwned:
         return mapped_column(ForeignKey("tenants.id"), index=True)
 
 
-class Dataset(TenantOwned, Base):
+class LeasedTask:
+    """Mixin: a worker's claim on an ingest, a probe or a dataset embedding, as jobs have one.
+
+    ``queued_at`` is when it was last sent to the workers (the reconciler sends a row
+    nobody claimed again, and re-queues one whose lease ran out).
+    """
+
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Dataset(LeasedTask, TenantOwned, Base):
+    """A folder of images (registered by path, or unpacked from an upload).
+
+    Its scan is work an ingest worker does, never the API: the row is created ``queued``
+    (shown as ``ingesting``), claimed with a lease like a probe, and ends ``succeeded``
+    (``ready``, with the scan's counts) or ``failed`` (with the reason). ``source_archive``
+    is the uploaded archive waiting under the tenant's ``incoming/`` folder until then.
+    """
+
     __tablename__ = "datasets"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     path: Mapped[str] = mapped_column(Text)
-    image_count: Mapped[int] = mapped_column(Integer)
+    source_archive: Mapped[str | None] = mapped_column(Text)
+    image_count: Mapped[int] = mapped_column(Integer, default=0)
     classes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     class_counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     unreadable: Mapped[list[Any]] = mapped_column(JSON, default=list)
     size_stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def state(self) -> str:
+        """What users see: ``ingesting``, ``ready`` or ``failed``."""
+        return DATASET_STATES.get(self.status, "ingesting")
+
+
+DATASET_STATES: dict[str, str] = {JobStatus.SUCCEEDED: "ready", JobStatus.FAILED: "failed"}
 
 
 class Job(TenantOwned, Base):
@@ -219,24 +253,6 @@ class TrainedModel(TenantOwned, Base):
     weights_path: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class LeasedTask:
-    """Mixin: a worker's claim on a probe or a dataset embedding, as jobs have one.
-
-    ``queued_at`` is when it was last sent to the workers (the reconciler sends a row
-    nobody claimed again, and re-queues one whose lease ran out).
-    """
-
-    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_owner: Mapped[str | None] = mapped_column(String(200))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
-    failure_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Evaluation(LeasedTask, TenantOwned, Base):

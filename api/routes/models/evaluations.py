@@ -10,12 +10,18 @@ from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import not_found
 from api.lookups import labeled_dataset, model_or_404
 from api.quotas import check_work_quota
+from api.schemas.common import ERROR
 from api.schemas.evaluations import EvaluationCreate, EvaluationOut
 
 router = APIRouter(tags=["evaluations"])
 
 
-@router.post("/v1/models/{model_id}/evaluate", response_model=EvaluationOut, status_code=202)
+@router.post(
+    "/v1/models/{model_id}/evaluate",
+    response_model=EvaluationOut,
+    status_code=202,
+    responses={409: ERROR},  # the dataset is not ready
+)
 def evaluate_model(
     model_id: str,
     body: EvaluationCreate,

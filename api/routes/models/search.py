@@ -17,6 +17,7 @@ from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, not_found, validation_error
 from api.lookups import dataset_field, model_or_404
 from api.quotas import check_work_quota
+from api.schemas.common import ERROR
 from api.schemas.serving import (
     DatasetEmbeddingCreate,
     DatasetEmbeddingOut,
@@ -52,7 +53,10 @@ SEARCH_BODY = {
 
 
 @router.post(
-    "/v1/models/{model_id}/embeddings", response_model=DatasetEmbeddingOut, status_code=202
+    "/v1/models/{model_id}/embeddings",
+    response_model=DatasetEmbeddingOut,
+    status_code=202,
+    responses={409: ERROR},  # the dataset is not ready
 )
 def embed_dataset(
     model_id: str,

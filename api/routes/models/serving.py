@@ -82,7 +82,7 @@ async def warmup(spec: ModelSpecDep, cache: ModelCacheDep) -> WarmupResponse:
         device=str(loaded.device),
         load_seconds=round(loaded.load_seconds, 3),
         memory_bytes=loaded.nbytes,
-        loaded_models=cache.loaded_ids(),
+        loaded_models=cache.loaded_ids(spec.tenant_id),  # never another tenant's ids
         preprocessing=preprocessing(size),
     )
 

@@ -1,4 +1,5 @@
-// #/datasets: register a folder on the server, list what is registered.
+// #/datasets: register a folder on the server, list what is registered. A new dataset is
+// "ingesting" until the ingest worker has scanned it; the list polls until none is.
 
 import { getJson, postJson } from "../api.js";
 import { h, uid } from "../dom.js";
@@ -30,10 +31,10 @@ function registerForm(onRegistered) {
     if (!name.value.trim()) name.setAttribute("aria-invalid", "true");
     if (pathError.textContent || !name.value.trim()) return;
     button.disabled = true;
-    button.textContent = "Scanning…";
+    button.textContent = "Registering…";
     try {
       const dataset = await postJson("/v1/datasets", { name: name.value.trim(), path: path.value.trim() });
-      result.replaceChildren(notice(`Registered ${dataset.name}: ${dataset.image_count} images.`, "success"));
+      result.replaceChildren(notice(`Registered ${dataset.name}: the ingest worker is scanning it.`, "success"));
       form.reset();
       onRegistered(dataset);
     } catch (error) {
@@ -52,9 +53,15 @@ function sizeText(stats) {
   return w && h_ ? `${Math.round(w.mean)}×${Math.round(h_.mean)} px (mean)` : "–";
 }
 
+function stateCell(d) {
+  const badge = h("span", { class: `status status-${d.state}`, "data-state": d.state }, d.state);
+  return d.state === "failed" ? h("td", { title: d.failure_reason || "" }, badge, h("div", { class: "muted small" }, d.failure_reason || "")) : h("td", {}, badge);
+}
+
 function datasetRow(d) {
   return h("tr", { "data-dataset-id": d.id },
     h("td", {}, h("strong", {}, d.name), h("div", { class: "mono muted" }, shortId(d.id))),
+    stateCell(d),
     h("td", { class: "mono path" }, d.path),
     h("td", { class: "num" }, d.image_count),
     h("td", {}, d.labeled ? `${d.classes.length}: ${d.classes.slice(0, 6).join(", ")}${d.classes.length > 6 ? "…" : ""}` : "unlabeled"),
@@ -64,25 +71,28 @@ function datasetRow(d) {
       ? h("span", { title: d.unreadable.map((u) => `${u.path}: ${u.reason}`).join("\n") }, d.unreadable_count)
       : "0"),
     h("td", {}, dateTime(d.created_at)),
-    h("td", {}, h("a", { class: "button", href: `#/submit?dataset=${d.id}` }, "Train on it")));
+    h("td", {}, d.state === "ready" ? h("a", { class: "button", href: `#/submit?dataset=${d.id}` }, "Train on it") : ""));
 }
 
 export async function datasetsView(main, { signal }) {
   const body = h("tbody");
+  let timer = null;
   const load = async () => {
     const page = await getJson("/v1/datasets?limit=500", { signal });
     body.replaceChildren(...page.items.map(datasetRow));
-    if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No dataset yet.")));
+    if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No dataset yet.")));
+    clearTimeout(timer);
+    if (page.items.some((d) => d.state === "ingesting") && !signal.aborted) {
+      timer = setTimeout(() => load().catch(() => {}), 1000);
+    }
   };
+  signal.addEventListener("abort", () => clearTimeout(timer));
   main.append(
     h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Datasets")),
-    registerForm((dataset) => {
-      body.querySelector("td[colspan]")?.parentElement.remove();
-      body.prepend(datasetRow(dataset));
-    }),
+    registerForm(() => load().catch(() => {})),
     h("div", { class: "table-wrap" }, h("table", {},
       h("caption", { class: "visually-hidden" }, "Registered datasets"),
-      h("thead", {}, h("tr", {}, ["Dataset", "Folder", "Images", "Classes", "Size", "Bytes", "Unreadable", "Registered", ""]
+      h("thead", {}, h("tr", {}, ["Dataset", "State", "Folder", "Images", "Classes", "Size", "Bytes", "Unreadable", "Registered", ""]
         .map((t) => h("th", { scope: "col" }, t)))),
       body)));
   try {

@@ -39,7 +39,7 @@ export async function submitView(main, { query, signal, navigate }) {
   try {
     [methods, datasets, spec] = await Promise.all([
       getJson("/v1/methods", { signal }),
-      getJson("/v1/datasets?limit=500", { signal }),
+      getJson("/v1/datasets?limit=500", { signal }).then((page) => ({ ...page, items: page.items.filter((d) => d.state === "ready") })),
       apiDescription(),
     ]);
   } catch (error) {

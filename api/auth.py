@@ -1,10 +1,10 @@
 """Who is calling: the bearer key of every ``/v1`` request, its tenant and its scope.
 
 ``PrincipalDep`` resolves the ``Authorization: Bearer <key>`` header to a live key (401
-otherwise), applies the key's rate limit (429), and is what the request's database
-session is scoped by (``api.deps``). ``AdminDep`` additionally requires a key that may
-manage keys: a tenant's admin (its own tenant's keys) or the operator (every tenant);
-``OperatorDep`` requires the operator.
+otherwise), applies the client address's and the key's rate limits (429), and is what
+the request's database session is scoped by (``api.deps``). ``AdminDep`` additionally
+requires a key that may manage keys: a tenant's admin (its own tenant's keys) or the
+operator (every tenant); ``OperatorDep`` requires the operator.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.client_address import client_address
 from api.core.persistence import api_keys
 from api.core.persistence.db import session_scope
 from api.core.settings import Settings
@@ -66,24 +67,32 @@ def _lookup(settings: Settings, token: str) -> Principal | None:
         return Principal(key.id, key.prefix, key.tenant_id, key.admin, key.operator)
 
 
-def get_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
-) -> Principal:
-    """The caller's live key (401 if missing, unknown or revoked), rate limited (429)."""
-    settings: Settings = request.app.state.settings
-    principal = _lookup(settings, bearer_token(request, credentials))
-    if principal is None:
-        raise unauthorized("invalid_api_key", "the API key is unknown or revoked")
-    limiter: RateLimiter = request.app.state.rate_limiter
-    wait = limiter.acquire(principal.key_id)
+def rate_limited(limiter: RateLimiter, bucket: str, who: str) -> None:
+    """Take a token from ``bucket``; a 429 with Retry-After when it is empty."""
+    wait = limiter.acquire(bucket)
     if wait is not None:
         raise ApiError(
             429,
             "rate_limited",
-            f"too many requests for this key; retry in {wait:.1f} s",
-            {"retry_after_seconds": round(wait, 2)},
+            f"too many requests for this {who}; retry in {wait:.1f} s",
+            {"retry_after_seconds": round(wait, 2), "limit": who},
             headers=retry_after_header(wait),
         )
+
+
+def get_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> Principal:
+    """The caller's live key (401 if missing, unknown or revoked), rate limited (429) by
+    client address first, so that requests without a valid key are limited too, then by
+    key."""
+    settings: Settings = request.app.state.settings
+    address = client_address(request, settings.trusted_proxies)
+    rate_limited(request.app.state.address_rate_limiter, address, "address")
+    principal = _lookup(settings, bearer_token(request, credentials))
+    if principal is None:
+        raise unauthorized("invalid_api_key", "the API key is unknown or revoked")
+    rate_limited(request.app.state.rate_limiter, principal.key_id, "key")
     return principal
 
 

@@ -10,11 +10,13 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from api.auth import get_principal
 from api.core.queue import create_celery
 from api.core.settings import Settings, get_settings
 from api.errors import install_error_handlers
+from api.in_flight import InFlightLimit
 from api.observability import install_request_metrics
 from api.rate_limit import RateLimiter
 from api.reconciler import reconcile_forever
@@ -40,6 +42,7 @@ KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+DOCS_ASSETS = "/docs-assets"
 UNTAGGED = "service"  # the tag of an operation id whose route has no tags
 
 
@@ -70,7 +73,10 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files in the fastapi-offline package,
+    # not from a CDN: they work without network access and serve no third-party script.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="sslpt",
         version="0.1.0",
         summary="Self-supervised pretraining as a service: submit jobs, serve embeddings.",
@@ -82,6 +88,10 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
     app.state.settings = settings
     app.state.celery = create_celery(settings)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.stream_limit = InFlightLimit(settings.max_streams_per_key, "event streams per key")
+    app.state.address_rate_limiter = RateLimiter(
+        settings.address_rate_limit_per_second, settings.address_rate_limit_burst
+    )
     install_serving(app, settings)
     install_error_handlers(app)
     # Inside the metrics middleware: a streamed body's 413 is raised from the handler's

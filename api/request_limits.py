@@ -1,6 +1,6 @@
 """Request body limits for every route, enforced while the body arrives (ASGI middleware).
 
-* Routes that read their body as a stream (dataset uploads, embedding and search inputs)
+* Routes that read their body as a stream (dataset uploads, embed, search and energy)
   have their own, larger limit; the body is passed through as it comes, counted, and the
   request fails with 413 as soon as the count passes the limit (a lying or absent
   Content-Length changes nothing).
@@ -29,8 +29,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # path pattern -> the setting that limits its body, and whether the route streams it
 ROUTE_LIMITS: tuple[tuple[re.Pattern[str], str, bool], ...] = (
     (re.compile(r"^/v1/datasets/upload$"), "max_archive_bytes", True),
-    (re.compile(r"^/v1/models/[^/]+/(embed|search)$"), "max_upload_bytes", True),
-    (re.compile(r"^/v1/models/[^/]+/energy$"), "max_upload_bytes", False),
+    (re.compile(r"^/v1/models/[^/]+/(embed|search|energy)$"), "max_upload_bytes", True),
 )
 # Strings are removed before counting brackets, so brackets inside strings do not count.
 JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)

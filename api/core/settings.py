@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -75,6 +76,32 @@ class Settings(BaseSettings):
         100.0, ge=0, description="Sustained requests per second per API key; 0 = no limit."
     )
     rate_limit_burst: int = Field(200, ge=1, description="Requests a key may make at once.")
+    address_rate_limit_per_second: float = Field(
+        200.0,
+        ge=0,
+        description="Sustained /v1 requests per second per client address, checked before "
+        "the key (unauthenticated floods); 0 = no limit.",
+    )
+    address_rate_limit_burst: int = Field(
+        400, ge=1, description="Requests a client address may make at once."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks (comma-separated, e.g. 10.0.0.0/8) of reverse "
+        "proxies whose X-Forwarded-For names the client; empty: the socket peer is the client.",
+    )
+    max_request_pixels: int = Field(
+        64_000_000,
+        ge=1,
+        description="Decoded pixels one embed or energy request may ask for, all images "
+        "together (413); resize large images before sending them.",
+    )
+    max_energy_in_flight: int = Field(
+        8, ge=1, description="Energy requests in flight per tenant; more are answered 429."
+    )
+    max_streams_per_key: int = Field(
+        16, ge=1, description="Open event streams per API key; more are answered 429."
+    )
     max_request_bytes: int = Field(
         1024 * 1024, ge=1024, description="Body limit of every route without its own (413)."
     )
@@ -107,6 +134,15 @@ class Settings(BaseSettings):
     def _split_path_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [Path(part) for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_address_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for network in value if isinstance(value, list) else ():
+            ipaddress.ip_network(network, strict=False)  # ValueError: a clear settings error
         return value
 
     @property

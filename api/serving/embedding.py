@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.errors import ApiError
 from api.serving import metrics
 from api.serving.batcher import BatcherClosedError, QueueFullError, Slot
-from api.serving.images import images_to_batch
+from api.serving.images import decode_request
 from api.serving.model_cache import LoadedModel, ModelCache, ModelSpec
 from api.serving.threads import off_loop
 
@@ -48,9 +48,13 @@ async def get_loaded(cache: ModelCache, spec: ModelSpec) -> LoadedModel:
         ) from error
 
 
-async def embed_files(slot: Slot, files: list[tuple[str, bytes]], image_size: int) -> Tensor:
-    """Decode ``files`` on the decode pool, then embed them in the model's next batch."""
-    images = await off_loop(images_to_batch, files, image_size)  # (N, 3, S, S)
+async def embed_files(
+    slot: Slot, spec: ModelSpec, files: list[tuple[str, bytes]], max_pixels: int
+) -> Tensor:
+    """Decode ``files`` on the decode pool in the tenant's turn (413 past ``max_pixels``
+    decoded pixels in all), then embed them in the model's next batch."""
+    size = spec.recipe.input_size
+    images = await off_loop(spec.tenant_id, decode_request, files, size, max_pixels)
     return await slot.embed(images)  # (N, D)
 
 

@@ -97,14 +97,16 @@ def validated(model: type[M], data: bytes | Mapping[str, object]) -> M:
         raise validation_error(field_errors(list(error.errors()))) from error
 
 
-async def read_embed_inputs(request: Request, max_images: int, max_bytes: int) -> EmbedInputs:
+async def read_embed_inputs(
+    request: Request, tenant_id: str, max_images: int, max_bytes: int
+) -> EmbedInputs:
     """The images of an embed request and its options; 413 past the image or byte limit."""
     kind = content_kind(request)
     body = await read_body(request, max_bytes)
     if kind == "multipart":
         inputs = await _multipart_inputs(request, body)
     else:
-        inputs = await off_loop(_json_inputs, body, max_images)
+        inputs = await off_loop(tenant_id, _json_inputs, body, max_images)
     if inputs.count > max_images:
         raise ApiError(413, "too_many_images", f"at most {max_images} images per request")
     return inputs
@@ -155,12 +157,12 @@ class SearchQuery:
     k: int
 
 
-async def read_search_query(request: Request, max_bytes: int) -> SearchQuery:
+async def read_search_query(request: Request, tenant_id: str, max_bytes: int) -> SearchQuery:
     """A search request: multipart ``file`` (+ ``k``, ``dataset_id``) or JSON."""
     kind = content_kind(request)
     body = await read_body(request, max_bytes)
     if kind == "json":
-        parsed = await off_loop(validated, SearchRequest, body)
+        parsed = await off_loop(tenant_id, validated, SearchRequest, body)
         image = None if parsed.image is None else ("image", decode_base64(parsed.image, "image"))
         return SearchQuery(image, parsed.vector, parsed.dataset_id, parsed.k)
     form = await parse_form(request, body)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api.core.settings import Settings
 from api.errors import error_body
+from api.in_flight import InFlightLimit
 from api.serving.batcher import BatchingConfig, QueueFullError
 from api.serving.model_cache import CacheLimits, ModelCache
 
@@ -24,6 +25,9 @@ def install_serving(app: FastAPI, settings: Settings) -> None:
             max_queue=settings.embed_max_queue,
         ),
         torch_threads=settings.torch_threads,
+    )
+    app.state.energy_limit = InFlightLimit(
+        settings.max_energy_in_flight, "energy requests per tenant"
     )
     app.add_exception_handler(QueueFullError, _overloaded)
 

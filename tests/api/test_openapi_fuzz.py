@@ -8,7 +8,8 @@ the app with a valid key and checks that none is answered with a 5xx and that ev
 A dataset, a queued job, a model, a succeeded dataset embedding and a queued evaluation
 are made first. Half the generated requests get their ids, a method name and real images
 where the schema only says "a string", so that requests get past the 404s and 422s to the
-code behind them too.
+code behind them too, and some bodies carry hostile file paths (a NUL byte, a name over
+255 bytes, a symlink loop, a FIFO) for the dataset folder and its items.
 
 Deterministic (``derandomize``) and bounded: ``max_examples`` per operation.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import tarfile
 import tempfile
 import zipfile
@@ -136,7 +138,27 @@ def realistic(value: Any, key: str | None = None, *, path_parameters: bool = Fal
     return value
 
 
-# Each generated part, or its realistic version: one strategy draw decides.
+# Paths the file system refuses or that hang a careless reader, for the ``path`` of
+# POST /v1/datasets (absolute, under the allowed root) and the ``paths`` of dataset items
+# (relative to the seeded dataset). ``seed`` makes the link loop and the FIFO.
+HOSTILE_RELATIVE = ["a\x00b.png", "x" * 300 + ".png", "loop/x.png", "red/fifo.png"]
+
+
+def hostile(value: Any, relative: str, key: str | None = None) -> Any:
+    """``value`` with every ``path`` and ``paths`` string replaced by a hostile path."""
+    if isinstance(value, dict):
+        return {k: hostile(v, relative, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hostile(item, relative, key) for item in value]
+    if isinstance(value, str) and key == "paths":
+        return relative
+    if isinstance(value, str) and key == "path":
+        return f"{SEEDED['path']}/{relative}"
+    return value
+
+
+# Each generated part, or its realistic version: one strategy draw decides. Bodies may also
+# carry hostile paths (with the seeded ids, so that they reach the file system).
 @schema.hook
 def flatmap_path_parameters(_context: Any, value: Any) -> Any:
     return st.sampled_from([value, realistic(value, path_parameters=True)])
@@ -149,7 +171,8 @@ def flatmap_query(_context: Any, value: Any) -> Any:
 
 @schema.hook
 def flatmap_body(_context: Any, value: Any) -> Any:
-    return st.sampled_from([value, realistic(value)])
+    real = realistic(value)
+    return st.sampled_from([value, real, *(hostile(real, path) for path in HOSTILE_RELATIVE)])
 
 
 # ---- archive bodies for POST /v1/datasets/upload -----------------------------------------
@@ -227,6 +250,8 @@ def seed(settings: Settings, api_key: str, root: Path) -> dict[str, str]:
         assert embed_dataset(settings, embedding.json()["id"]) == "succeeded"
         evaluation = client.post(f"/v1/models/{model_id}/evaluate", json={"dataset_id": dataset_id})
         assert evaluation.status_code == 202, evaluation.text
+        (folder / "loop").symlink_to(folder / "loop")  # resolving it is ELOOP
+        os.mkfifo(folder / "red" / "fifo.png")  # opened for reading, it waits for a writer
         return {
             "dataset_id": dataset_id,
             "job_id": job.json()["id"],
@@ -243,12 +268,13 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     """One seeded app for every operation: tests/conftest.py's ``settings`` and ``client``,
     module-wide (seeding a model and an embedding for each operation would take minutes)."""
     root = tmp_path_factory.mktemp("fuzz")
-    # No rate limit and no job quota: a fuzzer's burst would otherwise be answered 429 (a
+    # No rate limits and no job quota: a fuzzer's burst would otherwise be answered 429 (a
     # declared status) from some point on and reach nothing deeper. Both have their own tests.
     settings = Settings(
         data_dir=root / "data",
         dataset_roots=[root],
         rate_limit_per_second=0.0,
+        address_rate_limit_per_second=0.0,
         max_active_jobs_per_tenant=1_000_000,
     )
     upgrade(settings.resolved_database_url)

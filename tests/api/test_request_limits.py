@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.core.settings import Settings
 from api.request_limits import json_depth
 from tests.ingest import register
+from tests.serving.random_models import register_random_model
 
 
 def test_json_depth_counts_nesting_but_not_brackets_inside_strings() -> None:
@@ -22,7 +23,7 @@ def test_json_depth_counts_nesting_but_not_brackets_inside_strings() -> None:
 
 
 def test_a_body_over_the_limit_is_413_with_or_without_content_length(
-    serve: Callable[..., TestClient],
+    serve: Callable[..., TestClient], settings: Settings, tmp_path: Path
 ) -> None:
     with serve(max_request_bytes=2048) as client:
         big = {"name": "x" * 4000, "path": "/tmp"}
@@ -41,9 +42,12 @@ def test_a_body_over_the_limit_is_413_with_or_without_content_length(
         assert streamed.status_code == 413
         assert client.get("/v1/datasets").json()["total"] == 0
 
-    with serve(max_upload_bytes=2048) as client:  # a buffered route with its own limit
+    model = register_random_model(settings.resolved_database_url, tmp_path / "model")
+    with serve(max_upload_bytes=2048) as client:  # a streamed route with its own limit
         answer = client.post(
-            "/v1/models/m/energy", content=chunks(), headers={"Content-Type": "application/json"}
+            f"/v1/models/{model}/energy",
+            content=chunks(),
+            headers={"Content-Type": "application/json"},
         )
         assert answer.status_code == 413, answer.text  # not FastAPI's 400 for a failed read
 

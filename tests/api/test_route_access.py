@@ -32,7 +32,7 @@ from tests.keys import bearer, create_key
 from tests.serving.random_models import register_random_model
 
 KEY_FREE = {"/health", "/ready", "/metrics", "/", "/static", "/openapi.json", "/docs",
-            "/docs/oauth2-redirect", "/redoc"}  # fmt: skip
+            "/docs/oauth2-redirect", "/redoc", "/docs-assets"}  # fmt: skip
 OBJECT_PARAMS = {"dataset_id", "job_id", "model_id", "evaluation_id", "embedding_id"}
 ADMIN_PARAMS = {"key_id", "tenant_id"}
 OTHER_PARAMS = {"name"}  # /v1/methods/{name}: the server's catalogue, not a tenant's object

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import math
+import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -191,6 +193,45 @@ def test_dataset_items_stay_inside_the_dataset_folder(
     response = client.post(f"/v1/models/{model_id}/embed", json=body)
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("red/fifo.png", "is not a regular file"),  # reading it would wait for a writer
+        ("red/sock.png", "cannot be read"),  # a socket cannot be opened as a file (ENXIO)
+        ("loop/x.png", "cannot be resolved"),  # a symlink loop
+        ("a\x00b.png", "contains a NUL byte"),
+        ("x" * 300 + ".png", "cannot be read"),  # a name over 255 bytes
+    ],
+)
+def test_dataset_items_that_are_not_regular_files_are_refused_at_once(
+    client: TestClient, model_id: str, image_folder: Path, path: str, why: str
+) -> None:
+    dataset = register(client, image_folder, "imgs")  # scanned first: the ingest skips them
+    os.mkfifo(image_folder / "red" / "fifo.png")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(image_folder / "red" / "sock.png"))
+        (image_folder / "loop").symlink_to(image_folder / "loop")
+        body = {"dataset_items": {"dataset_id": dataset["id"], "paths": [path]}}
+        response = client.post(f"/v1/models/{model_id}/embed", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_item" and why in response.json()["message"]
+    assert len(response.json()["details"]["path"]) <= 200  # a long name is not echoed whole
+
+
+def test_requests_over_the_pixel_limit_are_413_before_decoding(
+    serve: Callable[..., TestClient], model_id: str
+) -> None:
+    url = f"/v1/models/{model_id}/embed"
+    small = image_bytes(size=32)  # 1,024 pixels
+    with serve(max_request_pixels=3000) as client:
+        two = client.post(url, json={"images": [b64(small)] * 2})
+        assert two.status_code == 200, two.text
+        three = client.post(url, json={"images": [b64(small)] * 3})  # 3,072 pixels in all
+        assert three.status_code == 413 and three.json()["code"] == "too_many_pixels"
+        big = client.post(url, files=[("files", ("big.png", image_bytes(size=64), "image/png"))])
+        assert big.status_code == 413 and big.json()["code"] == "too_many_pixels"
 
 
 def test_a_chunked_body_over_the_byte_limit_is_413(

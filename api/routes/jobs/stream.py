@@ -3,11 +3,13 @@
 Each open stream polls the database about once a second (the row is the truth; there is
 no message bus to subscribe to) and sends only what changed since its last look.
 sse-starlette ends a stream when its client disconnects and when uvicorn shuts down, and
-sends a comment line every 15 s so that a dead connection is noticed.
+sends a comment line every 15 s so that a dead connection is noticed. Each open stream
+holds one of its key's ``SSLPT_MAX_STREAMS_PER_KEY`` places while it is open.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Hashable
@@ -16,18 +18,20 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Receive, Scope, Send
 
-from api.auth import PrincipalDep
+from api.auth import Principal, PrincipalDep
 from api.core.persistence import job_feed
 from api.core.persistence.db import session_scope
 from api.core.persistence.metrics import metrics_after
 from api.core.persistence.tables import FINISHED_STATUSES, Job
 from api.deps import SettingsDep, get_session
+from api.in_flight import InFlightLimit
 from api.routes.jobs.views import get_job_or_404, job_out
 from api.schemas.common import MAX_SQL_INT
 from api.schemas.jobs import JobEventOut
@@ -50,6 +54,31 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _event(name: str, data: Any) -> ServerSentEvent:
     return ServerSentEvent(data=json.dumps(data, default=str), event=name, retry=RETRY_MS)
+
+
+class HeldStream(EventSourceResponse):
+    """An event stream that holds one of its key's stream places until it ends, however it
+    ends (finished, client gone, server stopping)."""
+
+    def __init__(
+        self, events: AsyncIterator[ServerSentEvent], limit: InFlightLimit, key_id: str
+    ) -> None:
+        limit.acquire(key_id)  # 429 before anything is streamed
+        super().__init__(events)
+        self._release = functools.partial(limit.release, key_id)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+def held_stream(
+    request: Request, principal: Principal, events: AsyncIterator[ServerSentEvent]
+) -> HeldStream:
+    """``events`` as a stream counted against the key's ``SSLPT_MAX_STREAMS_PER_KEY``."""
+    return HeldStream(events, request.app.state.stream_limit, principal.key_id)
 
 
 async def _poll(poll: Callable[[], list[ServerSentEvent]]) -> list[ServerSentEvent]:
@@ -99,14 +128,16 @@ async def _jobs_events(watch: JobsWatch) -> AsyncIterator[ServerSentEvent]:
 
 
 @router.get("/stream", response_class=EventSourceResponse, responses=STREAM_RESPONSES)
-def stream_jobs(settings: SettingsDep, principal: PrincipalDep) -> EventSourceResponse:
+def stream_jobs(
+    request: Request, settings: SettingsDep, principal: PrincipalDep
+) -> EventSourceResponse:
     """Server-sent ``job`` events (a job as in GET /v1/jobs/{id}) whenever one changes.
 
-    The stream opens with every unfinished or recently changed job.
+    The stream opens with every unfinished or recently changed job. A key may hold at most
+    ``SSLPT_MAX_STREAMS_PER_KEY`` streams open (429 beyond).
     """
-    return EventSourceResponse(
-        _jobs_events(JobsWatch(settings.resolved_database_url, principal.tenant_id))
-    )
+    watch = JobsWatch(settings.resolved_database_url, principal.tenant_id)
+    return held_stream(request, principal, _jobs_events(watch))
 
 
 # ---- one job ----------------------------------------------------------------------------
@@ -183,6 +214,7 @@ async def _job_events(watch: JobWatch) -> AsyncIterator[ServerSentEvent]:
 @router.get("/{job_id}/stream", response_class=EventSourceResponse, responses=STREAM_RESPONSES)
 def stream_job(
     job_id: str,
+    request: Request,
     session: ShortSessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
@@ -203,4 +235,4 @@ def stream_job(
     watch = JobWatch(
         settings.resolved_database_url, principal.tenant_id, job_id, after_metric, after_event
     )
-    return EventSourceResponse(_job_events(watch))
+    return held_stream(request, principal, _job_events(watch))

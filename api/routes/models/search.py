@@ -107,7 +107,9 @@ def _searchable(
     return row
 
 
-async def _query_vector(cache: ModelCache, spec: ModelSpec, query: SearchQuery) -> Tensor:
+async def _query_vector(
+    cache: ModelCache, spec: ModelSpec, query: SearchQuery, max_pixels: int
+) -> Tensor:
     """The (D,) query: the image's embedding through the batcher, or the vector given."""
     import torch
 
@@ -115,7 +117,7 @@ async def _query_vector(cache: ModelCache, spec: ModelSpec, query: SearchQuery) 
         with observed(spec.model_id):
             _, slot = await admit(cache, spec)
             with slot:
-                return (await embed_files(slot, [query.image], spec.recipe.input_size))[0]
+                return (await embed_files(slot, spec, [query.image], max_pixels))[0]
     return torch.tensor(query.vector, dtype=torch.float32)
 
 
@@ -128,18 +130,19 @@ async def search(
     request: Request, spec: ModelSpecDep, cache: ModelCacheDep, settings: SettingsDep
 ) -> SearchResponse:
     """The k dataset items nearest (cosine) to an image or a vector, most similar first."""
-    query = await read_search_query(request, settings.max_upload_bytes)
+    query = await read_search_query(request, spec.tenant_id, settings.max_upload_bytes)
     row = await run_in_threadpool(
         _searchable, settings.resolved_database_url, spec.tenant_id, spec.model_id, query.dataset_id
     )
-    index = await off_loop(load_search_index, str(row.path))
-    vector = (await _query_vector(cache, spec, query)).numpy()  # (D,)
+    index = await off_loop(spec.tenant_id, load_search_index, str(row.path))
+    query_vector = await _query_vector(cache, spec, query, settings.max_request_pixels)
+    vector = query_vector.numpy()  # (D,)
     norm = float(np.linalg.norm(vector))
     if vector.shape != (index.dim,) or not np.isfinite(norm) or norm == 0:
         raise validation_error(
             [{"field": "vector", "message": f"must be {index.dim} finite numbers, not all zero"}]
         )
-    neighbours = await off_loop(index.search, vector / norm, query.k)
+    neighbours = await off_loop(spec.tenant_id, index.search, vector / norm, query.k)
     return SearchResponse(
         model=spec.model_id,
         dataset_id=row.dataset_id,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from api.core.persistence import trained_models
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
+from api.in_flight import InFlightLimit
 from api.lookups import model_or_404
 from api.schemas.common import MAX_SQL_INT, Page
 from api.schemas.models import (
@@ -22,8 +23,8 @@ from api.schemas.serving import WarmupResponse
 from api.serving.dataset_files import all_files
 from api.serving.deps import ModelCacheDep, ModelSpecDep
 from api.serving.embedding import admit, embed_files, get_loaded, observed
-from api.serving.images import decode_base64, images_to_batch
-from api.serving.inputs import read_embed_inputs
+from api.serving.images import check_request_pixels, decode_base64, images_to_batch
+from api.serving.inputs import read_body, read_embed_inputs, validated
 from api.serving.model_cache import LoadedModel
 from api.serving.threads import off_loop
 from api.serving.vectors import encode_vectors
@@ -101,12 +102,12 @@ async def embed(
         _, slot = await admit(cache, spec)
         with slot:
             inputs = await read_embed_inputs(
-                request, settings.max_embed_images, settings.max_upload_bytes
+                request, spec.tenant_id, settings.max_embed_images, settings.max_upload_bytes
             )
             files = await all_files(
                 inputs, settings.resolved_database_url, spec.tenant_id, settings.max_upload_bytes
             )
-            vectors = await embed_files(slot, files, spec.recipe.input_size)  # (N, D)
+            vectors = await embed_files(slot, spec, files, settings.max_request_pixels)  # (N, D)
     embeddings = encode_vectors(
         vectors, normalize=inputs.normalize, encoding_format=inputs.encoding_format
     )
@@ -118,12 +119,28 @@ async def embed(
     )
 
 
-def _energy(
-    loaded: LoadedModel, pairs: list[tuple[tuple[str, bytes], tuple[str, bytes]]]
-) -> list[float]:
+Pair = tuple[tuple[str, bytes], tuple[str, bytes]]  # ((name, x image), (name, y image))
+
+
+def _energy_pairs(body: bytes, max_pairs: int) -> list[Pair]:
+    """The pairs of a JSON energy body, base64-decoded; 413 past ``max_pairs``."""
+    request = validated(EnergyRequest, body)
+    if len(request.pairs) > max_pairs:
+        raise ApiError(413, "too_many_pairs", f"at most {max_pairs} pairs per request")
+    return [
+        (
+            (f"pairs[{i}].x", decode_base64(p.x, f"pairs[{i}].x")),
+            (f"pairs[{i}].y", decode_base64(p.y, f"pairs[{i}].y")),
+        )
+        for i, p in enumerate(request.pairs)
+    ]
+
+
+def _energy(loaded: LoadedModel, pairs: list[Pair], max_pixels: int) -> list[float]:
     import torch
 
     size = loaded.spec.recipe.input_size
+    check_request_pixels([image for pair in pairs for image in pair], max_pixels)
     x = images_to_batch([p[0] for p in pairs], size).to(loaded.device)  # (N, 3, S, S)
     y = images_to_batch([p[1] for p in pairs], size).to(loaded.device)  # (N, 3, S, S)
     with loaded.lock, torch.inference_mode():
@@ -131,22 +148,29 @@ def _energy(
     return energies.float().cpu().tolist()
 
 
-@router.post("/{model_id}/energy", response_model=EnergyResponse)
+@router.post(
+    "/{model_id}/energy",
+    response_model=EnergyResponse,
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": EnergyRequest.model_json_schema()}},
+            "required": True,
+        }
+    },
+)
 async def energy(
-    body: EnergyRequest, spec: ModelSpecDep, cache: ModelCacheDep, settings: SettingsDep
+    request: Request, spec: ModelSpecDep, cache: ModelCacheDep, settings: SettingsDep
 ) -> EnergyResponse:
-    """E(x, y) for each pair under the model's method: low means compatible."""
-    if len(body.pairs) > settings.max_embed_images:
-        raise ApiError(
-            413, "too_many_pairs", f"at most {settings.max_embed_images} pairs per request"
-        )
-    pairs = [
-        (
-            (f"pairs[{i}].x", decode_base64(p.x, f"pairs[{i}].x")),
-            (f"pairs[{i}].y", decode_base64(p.y, f"pairs[{i}].y")),
-        )
-        for i, p in enumerate(body.pairs)
-    ]
-    loaded = await get_loaded(cache, spec)
-    energies = await off_loop(_energy, loaded, pairs)
+    """E(x, y) for each pair under the model's method: low means compatible.
+
+    At most ``SSLPT_MAX_ENERGY_IN_FLIGHT`` energy requests of a tenant run at once (429
+    beyond); the body is read only once the request holds its place.
+    """
+    limit: InFlightLimit = request.app.state.energy_limit
+    with limit.held(spec.tenant_id):
+        body = await read_body(request, settings.max_upload_bytes)
+        tenant = spec.tenant_id
+        pairs = await off_loop(tenant, _energy_pairs, body, settings.max_embed_images)
+        loaded = await get_loaded(cache, spec)
+        energies = await off_loop(tenant, _energy, loaded, pairs, settings.max_request_pixels)
     return EnergyResponse(model=spec.model_id, method=spec.recipe.method, energies=energies)

@@ -36,10 +36,10 @@ from api.core.archive import ArchiveLimits
 from api.core.artifacts import incoming_dir
 from api.core.persistence import model_tasks
 from api.core.persistence.db import session_scope
+from api.core.persistence.leases import lease_owner
 from api.core.persistence.tables import Dataset, JobStatus
 from api.core.settings import Settings
 from worker.heartbeat import Heartbeat, StopReason
-from worker.run_job import worker_identity
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def ingest_dataset(settings: Settings, dataset_id: str) -> str | None:
     """Claim and ingest ``dataset_id``; the final status, or None if there was nothing to
     do (not claimable, or the lease was lost meanwhile)."""
     url = settings.resolved_database_url
-    owner, lease = worker_identity(), timedelta(seconds=settings.lease_seconds)
+    owner, lease = lease_owner(), timedelta(seconds=settings.lease_seconds)
     with session_scope(url, tenant=None) as session:
         if not model_tasks.claim(session, Dataset, dataset_id, owner, lease):
             log.info("dataset %s not claimable (duplicate or finished); skipping", dataset_id)

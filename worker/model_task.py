@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from api.core.persistence import model_tasks
 from api.core.persistence.db import session_scope
+from api.core.persistence.leases import lease_owner
 from api.core.persistence.model_tasks import TaskTable
 from api.core.persistence.tables import DatasetEmbedding, Evaluation, JobStatus
 from api.core.settings import Settings
 from worker.heartbeat import Heartbeat, StopReason
 from worker.job_data import JobInputError
 from worker.model_on_dataset import ModelOnDataset, read_model_on_dataset
-from worker.run_job import worker_identity
 
 log = logging.getLogger(__name__)
 Result = TypeVar("Result")
@@ -44,7 +44,7 @@ def run_model_task(
     lease was lost meanwhile)."""
     url = settings.resolved_database_url
     kind = table.__tablename__.removesuffix("s").replace("_", " ")
-    owner, lease = worker_identity(), timedelta(seconds=settings.lease_seconds)
+    owner, lease = lease_owner(), timedelta(seconds=settings.lease_seconds)
     with session_scope(url, tenant=None) as session:
         if not model_tasks.claim(session, table, row_id, owner, lease):
             log.info("%s %s not claimable (duplicate or finished); skipping", kind, row_id)

@@ -10,8 +10,6 @@ worker whose lease was taken over can no longer end the job.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import torch
 from api.core.artifacts import checkpoints_dir
 from api.core.persistence import jobs
 from api.core.persistence.db import session_scope
+from api.core.persistence.leases import lease_owner
 from api.core.persistence.tables import JobStatus
 from api.core.queue import RUN_JOB_TASK, BrokerUnavailable, publish
 from api.core.settings import Settings
@@ -44,14 +43,10 @@ log = logging.getLogger(__name__)
 JOB_FAILURES = (NonFiniteLossError, JobInputError, CheckpointWriteError)
 
 
-def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def run_job(settings: Settings, job_id: str) -> str | None:
     """Claim ``job_id`` and train it. Returns the final status, or None if not claimed."""
     url = settings.resolved_database_url
-    owner = worker_identity()
+    owner = lease_owner()
     lease = timedelta(seconds=settings.lease_seconds)
     with session_scope(url, tenant=None) as session:
         job = jobs.claim(session, job_id, owner, lease)

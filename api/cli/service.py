@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from api.cli.supervisor import Child, ChildSpec, Supervisor, describe_exit
 from api.core.queue import INGEST_QUEUE, QUEUE, QUEUES
 from api.core.settings import Settings, get_settings
 
@@ -101,9 +104,19 @@ def _local_key(settings: Settings) -> str:
 
 
 @app.command("up")
-def up() -> None:
-    """Migrate, then run the API, one training worker and one ingest worker until Ctrl-C /
-    SIGTERM (embedded default).
+def up(
+    workers: Annotated[
+        int, typer.Option(min=1, help="Training workers; each runs one job at a time.")
+    ] = 1,
+    gpus_per_worker: Annotated[
+        int,
+        typer.Option(
+            min=0, help="GPUs each training worker sees (CUDA_VISIBLE_DEVICES), on GPU machines."
+        ),
+    ] = 1,
+) -> None:
+    """Migrate, then run the API, the training workers and one ingest worker until Ctrl-C /
+    SIGTERM (embedded default), restarting any of them that exits on its own.
 
     Single-user mode: prints the local API key (created on first start) and, unless
     SSLPT_DATASET_ROOTS says otherwise, lets folders under your home folder be registered.
@@ -119,17 +132,20 @@ def up() -> None:
     if not roots:
         roots = [str(Path.home())]
         env["SSLPT_DATASET_ROOTS"] = roots[0]
-    children = [
-        subprocess.Popen([sys.executable, "-m", "worker"], env=env),
-        subprocess.Popen([sys.executable, "-m", "worker", f"--queue={INGEST_QUEUE}"], env=env),
-        subprocess.Popen([sys.executable, "-m", "api.cli", "api"], env=env),
+    specs = [
+        *training_workers(env, workers, gpus_per_worker),
+        ChildSpec("ingest", [sys.executable, "-m", "worker", f"--queue={INGEST_QUEUE}"], env),
+        ChildSpec("api", [sys.executable, "-m", "api.cli", "api"], env),
     ]
+    supervisor = Supervisor(specs, on_exit=functools.partial(child_exited, settings))
+    supervisor.start()
     # The key goes to a terminal only: stdout redirected to a log file would keep it there.
     shown = f"\n  {key}" if sys.stdout.isatty() else " (not printed: stdout is not a terminal)"
     console.print(
         f"[bold green]sslpt is up:[/bold green] {settings.resolved_api_url}  (API docs: /docs)\n"
         f"API key (tenant 'local', admin and operator) in {settings.local_key_file}{shown}\n"
-        f"Datasets can be registered from: {os.pathsep.join(roots)}"
+        f"Datasets can be registered from: {os.pathsep.join(roots)}\n"
+        f"{workers} training worker(s), 1 ingest worker; a process that exits is restarted"
     )
 
     stopping = False
@@ -140,17 +156,65 @@ def up() -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while not stopping and all(c.poll() is None for c in children):
-        time.sleep(0.5)
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    for child in children:
-        try:
-            child.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-    if not stopping:
-        raise typer.Exit(1)  # a child died on its own
+    while not stopping:
+        supervisor.poll()
+        time.sleep(0.2)
+    supervisor.stop()
     console.print("sslpt stopped")
+
+
+def training_workers(env: dict[str, str], count: int, gpus_per_worker: int) -> list[ChildSpec]:
+    """``count`` training workers sharing the machine: each gets ``cores // count`` torch
+    threads unless SSLPT_TORCH_THREADS is set, and on a GPU machine ``gpus_per_worker`` of
+    the visible GPUs (round-robin when there are fewer than asked for)."""
+    gpus = visible_gpus(env)
+    specs = []
+    for index in range(count):
+        worker_env = dict(env)
+        if not env.get("SSLPT_TORCH_THREADS"):
+            worker_env["SSLPT_TORCH_THREADS"] = str(max(1, (os.cpu_count() or 1) // count))
+        if gpus:
+            first = index * gpus_per_worker
+            mine = [gpus[(first + i) % len(gpus)] for i in range(gpus_per_worker)]
+            worker_env["CUDA_VISIBLE_DEVICES"] = ",".join(mine)
+        specs.append(ChildSpec(f"worker-{index + 1}", [sys.executable, "-m", "worker"], worker_env))
+    return specs
+
+
+def visible_gpus(env: dict[str, str]) -> list[str]:
+    """The GPU ids CUDA_VISIBLE_DEVICES names, else those ``nvidia-smi -L`` lists (none on
+    a machine without it): found without importing torch into the supervisor."""
+    if "CUDA_VISIBLE_DEVICES" in env:
+        return [g.strip() for g in env["CUDA_VISIBLE_DEVICES"].split(",") if g.strip()]
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        listed = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    lines = [line for line in listed.stdout.splitlines() if line.startswith("GPU ")]
+    return [str(i) for i in range(len(lines))]
+
+
+def child_exited(settings: Settings, child: Child, returncode: int) -> None:
+    """A worker that exited on its own held leases under ``host:pid``: end them now and
+    re-queue its work at once, instead of after the lease runs out."""
+    if child.spec.name == "api" or child.pid is None:
+        return
+    from api.core.persistence.db import session_scope
+    from api.core.persistence.leases import expire_leases_of, lease_owner
+    from api.core.queue import create_celery
+    from api.reconciler import reconcile_once
+
+    owner = lease_owner(child.pid)
+    reason = f"worker {owner} was {describe_exit(returncode)}"
+    with session_scope(settings.resolved_database_url, tenant=None) as session:
+        held = expire_leases_of(session, owner, reason)
+    console.print(f"[yellow]{child.spec.name}: {reason}[/yellow]; {held} task(s) re-queued")
+    if held:
+        celery = create_celery(settings)
+        for _ in range(20):  # another reconciler's pass may hold the lock for a moment
+            if reconcile_once(settings, celery) is not None:
+                break
+            time.sleep(0.5)

@@ -43,16 +43,21 @@ log = logging.getLogger(__name__)
 JOB_FAILURES = (NonFiniteLossError, JobInputError, CheckpointWriteError)
 
 
-def run_job(settings: Settings, job_id: str) -> str | None:
-    """Claim ``job_id`` and train it. Returns the final status, or None if not claimed."""
+def run_job(settings: Settings, message_job_id: str) -> str | None:
+    """Claim the job that is fairest to run next and train it; the message (for
+    ``message_job_id``) only woke this worker: ``jobs.claim_next`` decides, so tenants
+    take turns whatever order their messages arrived in. Every job has its own message,
+    so each message claims one job. Returns the final status, or None if nothing was
+    claimable (a duplicate delivery, or the job already finished)."""
     url = settings.resolved_database_url
     owner = lease_owner()
     lease = timedelta(seconds=settings.lease_seconds)
     with session_scope(url, tenant=None) as session:
-        job = jobs.claim(session, job_id, owner, lease)
+        job = jobs.claim_next(session, owner, lease)
         if job is None:
-            log.info("job %s not claimable (duplicate delivery or finished); skipping", job_id)
+            log.info("message for job %s: no job left to claim; skipping", message_job_id)
             return None
+        job_id = job.id
         try:
             spec = job_spec(session, job)
         except JobInputError as error:  # claimed and failed in the same transaction

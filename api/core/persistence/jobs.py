@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.core.persistence.tables import FINISHED_STATUSES, Job, JobEvent, JobStatus, utcnow
@@ -30,6 +30,8 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.CANCELLED: frozenset(),
 }
 MAX_CAS_RETRIES = 5
+WAITING_STATUSES = (JobStatus.QUEUED, JobStatus.INTERRUPTED)  # for a worker to claim
+LEASED_STATUSES = (JobStatus.RUNNING, JobStatus.CANCELLING)  # a worker holds a lease
 
 
 def create_job(session: Session, **fields: Any) -> Job:
@@ -139,13 +141,7 @@ def claim(session: Session, job_id: str, owner: str, lease: timedelta) -> Job | 
     from_status = current.status
     result = session.execute(
         update(Job)
-        .where(
-            Job.id == job_id,
-            or_(
-                Job.status.in_([JobStatus.QUEUED, JobStatus.INTERRUPTED]),
-                (Job.status == JobStatus.RUNNING) & (Job.lease_expires_at < now),
-            ),
-        )
+        .where(Job.id == job_id, claimable(now))
         .values(
             status=JobStatus.RUNNING,
             lease_owner=owner,
@@ -162,6 +158,64 @@ def claim(session: Session, job_id: str, owner: str, lease: timedelta) -> Job | 
     add_event(session, job_id, "transition", from_status, JobStatus.RUNNING, reason)
     session.flush()
     return current
+
+
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """Waiting jobs, and running ones whose worker stopped renewing its lease."""
+    return or_(
+        Job.status.in_(WAITING_STATUSES),
+        (Job.status == JobStatus.RUNNING) & (Job.lease_expires_at < now),
+    )
+
+
+def fair_next(session: Session, now: datetime) -> str | None:
+    """The job a free worker should take next, or None: tenants take turns.
+
+    Among claimable jobs, the tenant with the fewest jobs running now goes first; among
+    tenants tied on that (with one worker, every tenant has none running), the one whose
+    last job started longest ago (or never); then that tenant's oldest job. A tenant with
+    50 queued jobs therefore alternates with a tenant that has one, whatever order the
+    broker delivered their messages in.
+    """
+    running = (
+        select(Job.tenant_id, func.count().label("running"))
+        .where(Job.status.in_(LEASED_STATUSES), Job.lease_expires_at >= now)
+        .group_by(Job.tenant_id)
+        .subquery()
+    )
+    last_start = (
+        select(Job.tenant_id, func.max(Job.started_at).label("started"))
+        .group_by(Job.tenant_id)
+        .subquery()
+    )
+    query = (
+        select(Job.id)
+        .outerjoin(running, running.c.tenant_id == Job.tenant_id)
+        .outerjoin(last_start, last_start.c.tenant_id == Job.tenant_id)
+        .where(claimable(now))
+        .order_by(
+            func.coalesce(running.c.running, 0),
+            last_start.c.started.asc().nulls_first(),
+            Job.created_at,
+            Job.id,
+        )
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def claim_next(session: Session, owner: str, lease: timedelta, attempts: int = 5) -> Job | None:
+    """Claim ``fair_next``'s job for ``owner``; on a lost race (another worker claimed it
+    first) the next fair one, a few times. A broker message only wakes a worker: which job
+    it runs is decided here, so the order is fair across tenants."""
+    for _ in range(attempts):
+        job_id = fair_next(session, utcnow())
+        if job_id is None:
+            return None
+        claimed = claim(session, job_id, owner, lease)
+        if claimed is not None:
+            return claimed
+    return None
 
 
 def renew_lease(session: Session, job_id: str, owner: str, lease: timedelta) -> str | None:
@@ -191,13 +245,8 @@ def update_progress(session: Session, job_id: str, owner: str, **fields: Any) ->
 
 def expired_leases(session: Session, now: datetime) -> list[Job]:
     """Running or cancelling jobs whose worker stopped renewing its lease."""
-    query = select(Job).where(
-        Job.status.in_([JobStatus.RUNNING, JobStatus.CANCELLING]), Job.lease_expires_at < now
-    )
+    query = select(Job).where(Job.status.in_(LEASED_STATUSES), Job.lease_expires_at < now)
     return list(session.scalars(query).all())
-
-
-WAITING_STATUSES = (JobStatus.QUEUED, JobStatus.INTERRUPTED)
 
 
 def waiting_since(session: Session, before: datetime) -> list[Job]:

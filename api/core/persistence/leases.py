@@ -25,8 +25,6 @@ from api.core.persistence.tables import (
     utcnow,
 )
 
-LEASED_JOB_STATUSES = (JobStatus.RUNNING, JobStatus.CANCELLING)
-
 
 def lease_owner(pid: int | None = None) -> str:
     """``host:pid``, the name a worker process holds its leases under (this process's,
@@ -39,14 +37,14 @@ def expire_leases_of(session: Session, owner: str, reason: str) -> int:
     ``worker_lost`` event saying ``reason``. Returns how many rows were affected."""
     expired = utcnow() - timedelta(seconds=1)
     job_ids = session.scalars(
-        select(Job.id).where(Job.lease_owner == owner, Job.status.in_(LEASED_JOB_STATUSES))
+        select(Job.id).where(Job.lease_owner == owner, Job.status.in_(jobs.LEASED_STATUSES))
     ).all()
     for job_id in job_ids:
         jobs.add_event(session, job_id, "worker_lost", None, None, reason)
     count = len(job_ids)
     session.execute(
         update(Job)
-        .where(Job.lease_owner == owner, Job.status.in_(LEASED_JOB_STATUSES))
+        .where(Job.lease_owner == owner, Job.status.in_(jobs.LEASED_STATUSES))
         .values(lease_expires_at=expired)
     )
     for table in (Dataset, Evaluation, DatasetEmbedding):

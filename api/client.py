@@ -81,6 +81,10 @@ class SslptClient:
         result: dict[str, Any] = self._send("POST", "/v1/jobs", json=spec, headers=headers)
         return result
 
+    def workers(self) -> list[dict[str, Any]]:
+        workers: list[dict[str, Any]] = self._send("GET", "/v1/workers")
+        return workers
+
     def jobs(self, status: list[str] | None = None, limit: int = 50) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if status:

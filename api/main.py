@@ -30,6 +30,7 @@ from api.routes import (
     methods,
     models,
     tenants,
+    workers,
 )
 from api.schemas.common import ErrorResponse
 from api.serving.setup import install_serving
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
         datasets,
         jobs,
         models,
+        workers,
     ):
         app.include_router(
             module.router, dependencies=[Depends(get_principal)], responses=KEYED_RESPONSES

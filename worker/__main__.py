@@ -25,20 +25,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.umask(0o077)  # checkpoints, weights and unpacked uploads: this user's only
 
+    from api.core.settings import get_settings
     from worker.celery_app import celery_app
+    from worker.registration import Registration
 
-    celery_app.worker_main(
-        [
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            f"--queues={args.queue}",
-            f"--loglevel={args.loglevel}",
-            f"--hostname=sslpt-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
+    registration = Registration(get_settings(), args.queue)
+    registration.start()
+    try:
+        celery_app.worker_main(
+            [
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                f"--queues={args.queue}",
+                f"--loglevel={args.loglevel}",
+                f"--hostname=sslpt-{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
+    finally:  # a clean stop (SIGTERM, Ctrl-C); a killed worker is marked by its supervisor
+        registration.stop("stopped")
 
 
 if __name__ == "__main__":

@@ -192,6 +192,22 @@ def list_jobs(
     console.print(table)
 
 
+@app.command("workers")
+def list_workers(api_url: ApiUrl = None) -> None:
+    """List worker processes (the operator sees all; other keys, those running their work)."""
+    with _reported():
+        rows = _client(api_url).workers()
+    table = Table("id", "queue", "device", "alive", "last heartbeat", "doing", "done")
+    for w in rows:
+        device = w["device"] + (f" ({w['device_name']})" if w["device_name"] else "")
+        doing = ", ".join(f"{t['kind']} {t['id']}" for t in w["current_tasks"])
+        alive = "yes" if w["alive"] else f"no ({w['stop_reason'] or 'silent'})"
+        table.add_row(
+            w["id"], w["queue"], device, alive, w["last_heartbeat_at"], doing, str(w["tasks_done"])
+        )
+    console.print(table)
+
+
 @app.command("job")
 def show_job(job_id: str, api_url: ApiUrl = None) -> None:
     """Show one job as JSON."""

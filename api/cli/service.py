@@ -202,6 +202,7 @@ def child_exited(settings: Settings, child: Child, returncode: int) -> None:
     re-queue its work at once, instead of after the lease runs out."""
     if child.spec.name == "api" or child.pid is None:
         return
+    from api.core.persistence import workers
     from api.core.persistence.db import session_scope
     from api.core.persistence.leases import expire_leases_of, lease_owner
     from api.core.queue import create_celery
@@ -210,6 +211,7 @@ def child_exited(settings: Settings, child: Child, returncode: int) -> None:
     owner = lease_owner(child.pid)
     reason = f"worker {owner} was {describe_exit(returncode)}"
     with session_scope(settings.resolved_database_url, tenant=None) as session:
+        workers.mark_stopped(session, owner, describe_exit(returncode))
         held = expire_leases_of(session, owner, reason)
     console.print(f"[yellow]{child.spec.name}: {reason}[/yellow]; {held} task(s) re-queued")
     if held:

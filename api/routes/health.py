@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from api.core.persistence.db import get_engine
+from api.core.persistence import workers
+from api.core.persistence.db import get_engine, session_scope
+from api.core.persistence.tables import utcnow
 from api.deps import CeleryDep, SettingsDep
 
 router = APIRouter(tags=["health"])
@@ -39,16 +41,29 @@ def _check_broker(celery: Celery) -> str | None:
     return None
 
 
+def _workers_summary(url: str) -> dict[str, object]:
+    """How many workers are alive, and why none is, when none is."""
+    with session_scope(url, tenant=None) as session:
+        alive = workers.count_alive(session, utcnow())
+    window = workers.HEARTBEAT_SECONDS * workers.ALIVE_PERIODS
+    reason = None if alive else f"no worker has sent a heartbeat in the last {window:g} s"
+    return {"alive": alive, "down_reason": reason}
+
+
 @router.get("/ready")
 async def ready(settings: SettingsDep, celery: CeleryDep) -> JSONResponse:
-    """Ready when the database and the broker answer; 503 names what does not."""
+    """Ready when the database and the broker answer; 503 names what does not.
+
+    ``workers`` says how many workers are alive (no live worker does not make the API
+    unready: jobs are accepted and wait)."""
     database = await run_in_threadpool(_check_database, settings.resolved_database_url)
     broker = await run_in_threadpool(_check_broker, celery)
     checks = {"database": database or "ok", "broker": broker or "ok"}
     if database or broker:
         body = {"code": "not_ready", "message": "a dependency is unreachable", "details": checks}
         return JSONResponse(body, status_code=503)
-    return JSONResponse({"status": "ready", "checks": checks})
+    summary = await run_in_threadpool(_workers_summary, settings.resolved_database_url)
+    return JSONResponse({"status": "ready", "checks": checks, "workers": summary})
 
 
 @router.get("/metrics", include_in_schema=False)

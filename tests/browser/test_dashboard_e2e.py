@@ -154,3 +154,15 @@ def test_cancel_a_running_job_from_its_page(service: Service, tmp_path: Path) ->
         events = page.locator(".timeline").inner_text()
         assert "cancelling" in events and "cancelled" in events
     assert client.get(f"/v1/jobs/{job['id']}").json()["status"] == "cancelled"
+
+
+def test_the_workers_page_lists_the_live_workers(service: Service, tmp_path: Path) -> None:
+    pids = sorted(p.pid for name, p in service.processes.items() if not name.startswith("api"))
+    with browser_page(tmp_path, service.api_key) as page:
+        page.goto(f"{service.base_url}/#/workers")
+        rows = page.locator("tr[data-worker]")
+        rows.first.wait_for(timeout=30_000)
+        shown = sorted(int(row.get_attribute("data-worker").split(":")[1]) for row in rows.all())
+        alive = page.locator("tr[data-worker] .status", has_text="alive")
+        assert set(pids) <= set(shown) and alive.count() >= len(pids)
+        assert "sslpt-ingest" in page.locator("table").inner_text()

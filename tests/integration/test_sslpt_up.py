@@ -142,6 +142,20 @@ def test_a_killed_worker_is_replaced_and_its_job_resumes(tmp_path: Path, kind: s
                 ]
                 assert [p["step"] for p in series["loss"]] == list(range(1, STEPS + 1))
                 assert up.poll() is None and len(replaced) == 1
+                listed = {w["pid"]: w for w in client.get("/v1/workers").json()}
+                assert not listed[worker]["alive"]
+                assert listed[worker]["stop_reason"] == "killed by signal 9 (SIGKILL)"
+                assert listed[replaced[0]]["alive"]
+                wait_until(  # counted at its next heartbeat
+                    lambda: any(
+                        w["pid"] == replaced[0] and w["tasks_done"] == 1
+                        for w in client.get("/v1/workers").json()
+                    ),
+                    15,
+                    "the new worker did not count its task",
+                )
+                ready = client.get("/ready").json()
+                assert ready["workers"]["alive"] == 2  # the new training worker and ingest
             watch.done.set()
             watch.join(10)
             assert watch.calls > 10 and watch.failures == []

@@ -1,5 +1,5 @@
 """Tables: tenants, api_keys, datasets, jobs, job_events, metrics, models, evaluations,
-dataset_embeddings. Alembic creates them.
+dataset_embeddings, workers. Alembic creates them.
 
 Every row a user creates belongs to a tenant: the ``TenantOwned`` tables carry
 ``tenant_id`` themselves; metrics and job events belong to their job's tenant.
@@ -285,3 +285,23 @@ class DatasetEmbedding(LeasedTask, TenantOwned, Base):
     index_kind: Mapped[str | None] = mapped_column(String(16))
     path: Mapped[str | None] = mapped_column(Text)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Worker(Base):
+    """A worker process, by the name it holds leases under (``host:pid``); see
+    ``api.core.persistence.workers``."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    queue: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(32))
+    device_name: Mapped[str | None] = mapped_column(String(200))
+    device_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    tasks_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

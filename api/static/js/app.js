@@ -8,6 +8,7 @@ import { jobsView } from "./views/jobs.js";
 import { modelView } from "./views/model.js";
 import { modelsView } from "./views/models.js";
 import { submitView } from "./views/submit.js";
+import { workersView } from "./views/workers.js";
 
 const ROUTES = [
   [/^\/jobs\/([0-9A-Za-z_-]+)$/, jobView, "Job"],
@@ -16,6 +17,7 @@ const ROUTES = [
   [/^\/models$/, modelsView, "Models"],
   [/^\/submit$/, submitView, "Submit"],
   [/^\/datasets$/, datasetsView, "Datasets"],
+  [/^\/workers$/, workersView, "Workers"],
 ];
 
 let running = null; // the AbortController of the page on screen: aborted on navigation

@@ -1,4 +1,5 @@
-"""Per-tenant limit on queued + running work (training jobs, probes, dataset embeddings)."""
+"""Per-tenant limits: queued + running work (training jobs, probes, dataset embeddings),
+and the running time of a job."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from api.core.persistence.api_keys import get_tenant
 from api.core.persistence.tenancy import session_tenant
 from api.core.persistence.work import count_active_work, lock_tenant
 from api.core.settings import Settings
-from api.errors import ApiError
+from api.errors import ApiError, validation_error
 
 
 def check_work_quota(session: Session, settings: Settings) -> None:
@@ -32,3 +33,18 @@ def check_work_quota(session: Session, settings: Settings) -> None:
             {"active": active, "limit": limit},
             headers={"Retry-After": "30"},
         )
+
+
+def job_wall_seconds(session: Session, settings: Settings, requested: int | None) -> int:
+    """The running time a new job gets: what it asks for (422 above the tenant's cap, or
+    the server's), else the server default within the cap."""
+    tenant_id = session_tenant(session)
+    tenant = get_tenant(session, tenant_id) if tenant_id else None
+    cap = (tenant.max_wall_seconds if tenant else None) or settings.max_job_wall_seconds
+    if requested is None:
+        return min(settings.job_wall_seconds, cap)
+    if requested > cap:
+        raise validation_error(
+            [{"field": "max_wall_seconds", "message": f"at most {cap} s for this tenant"}]
+        )
+    return requested

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
@@ -21,6 +22,7 @@ class StopReason(StrEnum):
     CANCELLED = "cancelled"
     LEASE_LOST = "lease_lost"
     SHUTDOWN = "shutdown"
+    WALL_TIME = "wall_time_exceeded"
 
 
 class Heartbeat:
@@ -70,12 +72,20 @@ class Heartbeat:
 
 
 def job_heartbeat(database_url: str, job_id: str, owner: str, lease: timedelta) -> Heartbeat:
-    """A job's heartbeat: it also notices a cancel request (status ``cancelling``)."""
+    """A job's heartbeat: it adds the running time since the last beat to the job's wall
+    time, and notices a cancel request (status ``cancelling``) and a job that has run as
+    long as it may."""
+    last = time.monotonic()
 
     def renew(session: Session) -> StopReason | None:
-        status = jobs.renew_lease(session, job_id, owner, lease)
+        nonlocal last
+        now = time.monotonic()
+        status = jobs.renew_lease(session, job_id, owner, lease, ran_seconds=now - last)
+        last = now
         if status is None:
             return StopReason.LEASE_LOST
-        return StopReason.CANCELLED if status == JobStatus.CANCELLING else None
+        if status == JobStatus.CANCELLING:
+            return StopReason.CANCELLED
+        return StopReason.WALL_TIME if jobs.wall_time_exceeded(session, job_id) else None
 
     return Heartbeat(database_url, f"job {job_id}", lease, renew)

@@ -85,6 +85,12 @@ def run_job(settings: Settings, message_job_id: str) -> str | None:
     if reason is StopReason.CANCELLED:
         cancelled = f"cancelled at step {result.steps}; checkpoint kept"
         return _finish(url, job_id, owner, JobStatus.CANCELLED, cancelled)
+    if reason is StopReason.WALL_TIME:
+        exceeded = (
+            f"wall_time_exceeded: the job ran as long as it may (max_wall_seconds) and was "
+            f"stopped at step {result.steps}; checkpoint kept"
+        )
+        return _finish(url, job_id, owner, JobStatus.FAILED, exceeded)
     if reason is StopReason.SHUTDOWN:
         stopped = f"worker shut down at step {result.steps}; will resume from its checkpoint"
         status = _finish(url, job_id, owner, JobStatus.INTERRUPTED, stopped)

@@ -69,6 +69,18 @@ class Settings(BaseSettings):
         description="Server folders under which datasets may be registered by path "
         "(os.pathsep-separated, e.g. /data/a:/data/b); empty: only uploads.",
     )
+    job_wall_seconds: int = Field(
+        24 * 3600,
+        ge=1,
+        description="A job's running time (summed over its attempts) when it asks for none; "
+        "at it the job is checkpointed and fails with wall_time_exceeded.",
+    )
+    max_job_wall_seconds: int = Field(
+        7 * 24 * 3600,
+        ge=1,
+        description="The most running time a job may ask for; the operator may set another "
+        "cap per tenant (PUT /v1/tenants/{id}).",
+    )
     max_active_jobs_per_tenant: int = Field(
         32, ge=1, description="Queued + running jobs, probes and dataset embeddings per tenant."
     )

@@ -38,5 +38,6 @@ def upsert_tenant(
         raise operator_required()
     tenant = api_keys.ensure_tenant(session, tenant_id)
     tenant.max_active_jobs = body.max_active_jobs
+    tenant.max_wall_seconds = body.max_wall_seconds
     session.flush()
     return TenantOut.model_validate(tenant)

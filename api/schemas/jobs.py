@@ -66,6 +66,14 @@ class JobCreate(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     training: TrainingOptions = Field(default_factory=TrainingOptions)
+    max_wall_seconds: int | None = Field(
+        None,
+        ge=1,
+        le=10 * 365 * 24 * 3600,
+        description="Running time allowed, summed over attempts; at it the job is "
+        "checkpointed and fails with wall_time_exceeded. Default: SSLPT_JOB_WALL_SECONDS "
+        "(capped by the server's or the tenant's limit, a 422 above it).",
+    )
 
 
 class Progress(BaseModel):
@@ -94,6 +102,8 @@ class JobOut(BaseModel):
     progress: Progress
     latest_metrics: dict[str, float]
     failure_reason: str | None
+    wall_seconds: float = Field(description="Running time so far, summed over attempts.")
+    max_wall_seconds: int | None = Field(description="Running time allowed; null: no limit.")
     model_id: str | None
     created_at: datetime
     started_at: datetime | None

@@ -24,11 +24,18 @@ class TenantUpsert(BaseModel):
     max_active_jobs: int | None = Field(
         None, ge=1, le=100_000, description="Queued + running work; null: the server default."
     )
+    max_wall_seconds: int | None = Field(
+        None,
+        ge=1,
+        le=10 * 365 * 24 * 3600,
+        description="The most running time one of its jobs may ask for; null: the server's cap.",
+    )
 
 
 class TenantOut(ORMModel):
     id: str
     max_active_jobs: int | None
+    max_wall_seconds: int | None
     created_at: datetime
 
 

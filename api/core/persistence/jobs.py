@@ -218,20 +218,28 @@ def claim_next(session: Session, owner: str, lease: timedelta, attempts: int = 5
     return None
 
 
-def renew_lease(session: Session, job_id: str, owner: str, lease: timedelta) -> str | None:
-    """Extend the lease if ``owner`` still holds it; return the job's status, or None if lost."""
+def renew_lease(
+    session: Session, job_id: str, owner: str, lease: timedelta, ran_seconds: float = 0.0
+) -> str | None:
+    """Extend the lease if ``owner`` still holds it, adding ``ran_seconds`` (the running
+    time since the last renewal) to the job's ``wall_seconds``; return the job's status, or
+    None if the lease was lost."""
     result = session.execute(
         update(Job)
-        .where(
-            Job.id == job_id,
-            Job.lease_owner == owner,
-            Job.status.in_([JobStatus.RUNNING, JobStatus.CANCELLING]),
-        )
-        .values(lease_expires_at=utcnow() + lease)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.status.in_(LEASED_STATUSES))
+        .values(lease_expires_at=utcnow() + lease, wall_seconds=Job.wall_seconds + ran_seconds)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     return session.scalar(select(Job.status).where(Job.id == job_id))
+
+
+def wall_time_exceeded(session: Session, job_id: str) -> bool:
+    """Whether the job has run (over all its attempts) as long as it may."""
+    used, allowed = session.execute(
+        select(Job.wall_seconds, Job.max_wall_seconds).where(Job.id == job_id)
+    ).one()
+    return allowed is not None and used >= allowed
 
 
 def update_progress(session: Session, job_id: str, owner: str, **fields: Any) -> None:

@@ -87,6 +87,7 @@ class Tenant(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # a slug, also in paths
     max_active_jobs: Mapped[int | None] = mapped_column(Integer)  # None: the server default
+    max_wall_seconds: Mapped[int | None] = mapped_column(Integer)  # None: the server's cap
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -202,6 +203,8 @@ class Job(TenantOwned, Base):
     eta_seconds: Mapped[float | None] = mapped_column(Float)
     latest_metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    wall_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    max_wall_seconds: Mapped[int | None] = mapped_column(Integer)  # None: no limit
     model_id: Mapped[str | None] = mapped_column(String(32))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))

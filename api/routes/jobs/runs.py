@@ -16,7 +16,7 @@ from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, validation_error
 from api.lookups import dataset_field, labeled_dataset
 from api.method_catalog import validate_method_options
-from api.quotas import check_work_quota
+from api.quotas import check_work_quota, job_wall_seconds
 from api.routes.jobs.views import get_job_or_404, job_out
 from api.schemas.common import ERROR, MAX_SQL_INT, Page
 from api.schemas.jobs import (
@@ -77,6 +77,7 @@ def submit_job(
     if body.eval_dataset_id is not None:
         labeled_dataset(session, body.eval_dataset_id, "eval_dataset_id")
     check_work_quota(session, settings)
+    max_wall_seconds = job_wall_seconds(session, settings, body.max_wall_seconds)
     try:
         job = jobs.create_job(
             session,
@@ -90,6 +91,7 @@ def submit_job(
             seed=body.seed,
             hyperparameters=hyperparameters,
             training=body.training.model_dump(mode="json"),
+            max_wall_seconds=max_wall_seconds,
             idempotency_key=idempotency_key,
             request_hash=digest,
         )  # flushed: a concurrent request with the same key that won the insert fails here

@@ -39,6 +39,8 @@ def job_out(job: Job) -> JobOut:
         ),
         latest_metrics=dict(job.latest_metrics),
         failure_reason=job.failure_reason,
+        wall_seconds=round(job.wall_seconds, 1),
+        max_wall_seconds=job.max_wall_seconds,
         model_id=job.model_id,
         created_at=job.created_at,
         started_at=job.started_at,

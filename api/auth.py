@@ -59,7 +59,8 @@ def bearer_token(request: Request, credentials: HTTPAuthorizationCredentials | N
     )
 
 
-def _lookup(settings: Settings, token: str) -> Principal | None:
+def lookup_key(settings: Settings, token: str) -> Principal | None:
+    """The live key ``token`` names, or None."""
     with session_scope(settings.resolved_database_url, tenant=None) as session:
         key = api_keys.authenticate(session, token)
         if key is None:
@@ -89,7 +90,7 @@ def get_principal(
     settings: Settings = request.app.state.settings
     address = client_address(request, settings.trusted_proxies)
     rate_limited(request.app.state.address_rate_limiter, address, "address")
-    principal = _lookup(settings, bearer_token(request, credentials))
+    principal = lookup_key(settings, bearer_token(request, credentials))
     if principal is None:
         raise unauthorized("invalid_api_key", "the API key is unknown or revoked")
     rate_limited(request.app.state.rate_limiter, principal.key_id, "key")

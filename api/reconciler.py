@@ -49,6 +49,7 @@ from api.core.queue import (
     publish,
 )
 from api.core.settings import Settings
+from api.service_metrics import REQUEUES
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def reconcile_once(settings: Settings, celery: Celery) -> list[str] | None:
         resend += _model_tasks(session, settings)
     sweep_stale_uploads(settings)
     for task, row_id in resend:
+        REQUEUES.labels(task).inc()
         try:
             publish(celery, task, row_id)
         except BrokerUnavailable:

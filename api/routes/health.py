@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Annotated
+
 from celery import Celery
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.security import HTTPAuthorizationCredentials
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from api.auth import BEARER, lookup_key, unauthorized
 from api.core.persistence import workers
 from api.core.persistence.db import get_engine, session_scope
 from api.core.persistence.tables import utcnow
 from api.deps import CeleryDep, SettingsDep
+from api.service_metrics import ServiceCollector
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
 
 
 @router.get("/health")
@@ -67,6 +75,23 @@ async def ready(settings: SettingsDep, celery: CeleryDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
-    """Prometheus text format."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Response:
+    """Prometheus text format: this process's HTTP and serving series, and the service's
+    (``api.service_metrics``); per-tenant series only with the operator's key."""
+    operator = False
+    if credentials is not None:
+        principal = lookup_key(settings, credentials.credentials)
+        if principal is None:
+            raise unauthorized("invalid_api_key", "the API key is unknown or revoked")
+        operator = principal.operator
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ServiceCollector(settings, per_tenant=operator))
+    try:
+        service = generate_latest(registry)
+    except (OperationalError, InterfaceError):  # the database is down: say so, serve the rest
+        log.warning("service metrics skipped: database unreachable", exc_info=True)
+        service = b"# service metrics unavailable: database unreachable\n"
+    return Response(generate_latest() + service, media_type=CONTENT_TYPE_LATEST)

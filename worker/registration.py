@@ -44,30 +44,42 @@ class Registration:
         self.queue = queue
         self.worker_id = lease_owner()
         self.tasks_done = 0
+        self._device: tuple[str, str | None, int | None] = ("cpu", None, None)
+        self._registered = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="worker-heartbeat", daemon=True)
 
     def start(self) -> None:
-        device, gpu_name, gpu_memory = describe_device(self.settings.device)
-        now = utcnow()
-        with session_scope(self.url, tenant=None) as session:
-            workers.register(
-                session,
-                Worker(
-                    id=self.worker_id,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    queue=self.queue,
-                    device=device,
-                    device_name=gpu_name,
-                    device_memory_bytes=gpu_memory,
-                    started_at=now,
-                    last_heartbeat_at=now,
-                    tasks_done=0,
-                ),
-            )
+        """Register (retried by the heartbeat thread if the database is down) and beat."""
+        self._device = describe_device(self.settings.device)
+        self._registered = self._register()
         task_postrun.connect(self._task_done, weak=False)
         self._thread.start()
+
+    def _register(self) -> bool:
+        device, gpu_name, gpu_memory = self._device
+        now = utcnow()
+        try:
+            with session_scope(self.url, tenant=None) as session:
+                workers.register(
+                    session,
+                    Worker(
+                        id=self.worker_id,
+                        host=socket.gethostname(),
+                        pid=os.getpid(),
+                        queue=self.queue,
+                        device=device,
+                        device_name=gpu_name,
+                        device_memory_bytes=gpu_memory,
+                        started_at=now,
+                        last_heartbeat_at=now,
+                        tasks_done=self.tasks_done,
+                    ),
+                )
+        except Exception:  # the database may be down: the worker works on, and retries
+            log.warning("worker %s could not register; retrying", self.worker_id, exc_info=True)
+            return False
+        return True
 
     def stop(self, reason: str = "stopped") -> None:
         self._stop.set()
@@ -82,6 +94,9 @@ class Registration:
 
     def _beat(self) -> None:
         while not self._stop.wait(workers.HEARTBEAT_SECONDS):
+            if not self._registered:
+                self._registered = self._register()
+                continue
             try:
                 with session_scope(self.url, tenant=None) as session:
                     workers.heartbeat(session, self.worker_id, self.tasks_done)

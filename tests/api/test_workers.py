@@ -99,3 +99,13 @@ def test_a_worker_registers_itself_and_is_marked_stopped(
         row = session.get(Worker, registration.worker_id)
         assert row is not None and row.stopped_at is not None and row.stop_reason == "stopped"
         assert workers.count_alive(session, utcnow()) == 0
+
+
+def test_a_worker_starts_with_the_database_down_and_registers_later(settings: Settings) -> None:
+    down = settings.model_copy(
+        update={"device": "cpu", "database_url": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    )
+    registration = Registration(down, "sslpt")
+    registration.start()  # logged, not raised: the worker goes on and retries
+    assert not registration._registered
+    registration.stop("stopped")

@@ -43,7 +43,7 @@ class SslptClient:
                 str(body.get("message", response.text[:200])),
                 body.get("details"),
             )
-        return response.json()
+        return None if response.status_code == 204 else response.json()
 
     def methods(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._send("GET", "/v1/methods")
@@ -80,6 +80,10 @@ class SslptClient:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         result: dict[str, Any] = self._send("POST", "/v1/jobs", json=spec, headers=headers)
         return result
+
+    def delete(self, kind: str, object_id: str) -> None:
+        """Delete a ``job`` or a ``model`` (``DELETE /v1/{kind}s/{id}``)."""
+        self._send("DELETE", f"/v1/{kind}s/{object_id}")
 
     def workers(self) -> list[dict[str, Any]]:
         workers: list[dict[str, Any]] = self._send("GET", "/v1/workers")

@@ -192,6 +192,23 @@ def list_jobs(
     console.print(table)
 
 
+@app.command("rm")
+def remove(
+    kind: Annotated[str, typer.Argument(help="job or model")],
+    object_id: Annotated[str, typer.Argument(metavar="ID")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    api_url: ApiUrl = None,
+) -> None:
+    """Delete a finished job or a model, with its files (asks first unless --yes)."""
+    if kind not in ("job", "model"):
+        raise typer.BadParameter("KIND must be job or model")
+    if not yes:
+        typer.confirm(f"Delete {kind} {object_id} and its files?", abort=True)
+    with _reported():
+        _client(api_url).delete(kind, object_id)
+    console.print(f"deleted {kind} {object_id}")
+
+
 @app.command("workers")
 def list_workers(api_url: ApiUrl = None) -> None:
     """List worker processes (the operator sees all; other keys, those running their work)."""

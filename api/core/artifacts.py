@@ -28,8 +28,12 @@ def tenant_dir(settings: Settings, tenant_id: str) -> Path:
     return tenants_root(settings) / tenant_id
 
 
+def job_dir(settings: Settings, tenant_id: str, job_id: str) -> Path:
+    return tenant_dir(settings, tenant_id) / "jobs" / job_id
+
+
 def checkpoints_dir(settings: Settings, tenant_id: str, job_id: str) -> Path:
-    return tenant_dir(settings, tenant_id) / "jobs" / job_id / "checkpoints"
+    return job_dir(settings, tenant_id, job_id) / "checkpoints"
 
 
 def model_dir(settings: Settings, tenant_id: str, model_id: str) -> Path:

@@ -13,7 +13,7 @@ from api.core.persistence import trained_models
 from api.core.persistence.db import session_scope
 from api.core.persistence.recipes import recipe_of
 from api.core.settings import Settings
-from api.errors import not_found
+from api.errors import ApiError, not_found
 from api.serving.model_cache import ModelCache, ModelSpec
 
 
@@ -43,7 +43,8 @@ def _spec_from_database(settings: Settings, tenant_id: str, model_id: str) -> Mo
 async def model_spec(
     model_id: str, request: Request, cache: ModelCacheDep, principal: PrincipalDep
 ) -> ModelSpec:
-    """A loaded model's spec straight from the cache; otherwise from its database row.
+    """A loaded model's spec straight from the cache while its row was seen recently;
+    otherwise from its database row (a model deleted meanwhile is evicted and a 404).
 
     Either way only a model of the caller's tenant is found: another tenant's is a 404.
     """
@@ -53,7 +54,14 @@ async def model_spec(
             raise not_found("model", model_id)
         return spec
     settings: Settings = request.app.state.settings
-    return await run_in_threadpool(_spec_from_database, settings, principal.tenant_id, model_id)
+    try:
+        spec = await run_in_threadpool(_spec_from_database, settings, principal.tenant_id, model_id)
+    except ApiError:
+        if cache.spec_of_any_age(model_id, principal.tenant_id):
+            cache.evict(model_id)  # deleted (through any API process): stop serving it
+        raise
+    cache.confirm(model_id)
+    return spec
 
 
 ModelSpecDep = Annotated[ModelSpec, Depends(model_spec)]

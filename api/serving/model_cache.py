@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
     from ssl_engine.methods.base import Method
 
+# A loaded model's row is read again when its spec was last confirmed longer ago than this,
+# so a model deleted through another API process stops being served within it.
+RECHECK_SECONDS = 5.0
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -48,6 +52,7 @@ class LoadedModel:
     batcher: DynamicBatcher = field(init=False)
     # One forward pass at a time per model: the batcher and the energy route share it.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    confirmed_at: float = field(default_factory=time.monotonic)  # its row last read
 
     def embed_batch(self, images: Tensor) -> Tensor:
         """(B, 3, S, S) CPU images in [0, 1] -> (B, D) CPU float32 (not normalised)."""
@@ -95,10 +100,39 @@ class ModelCache:
             ]
 
     def spec_of(self, model_id: str) -> ModelSpec | None:
-        """The spec of a loaded model (no database query needed), else None; not a lookup."""
+        """The spec of a loaded model whose row was seen within ``RECHECK_SECONDS`` (no
+        database query needed), else None: the caller reads the row (a model deleted
+        through another API process is then found gone) and calls ``confirm``."""
         with self._lock:
             loaded = self._models.get(model_id)
-            return None if loaded is None else loaded.spec
+            if loaded is None or time.monotonic() - loaded.confirmed_at > RECHECK_SECONDS:
+                return None
+            return loaded.spec
+
+    def spec_of_any_age(self, model_id: str, tenant_id: str) -> bool:
+        """Whether ``tenant_id``'s model ``model_id`` is loaded, however long ago its row
+        was read."""
+        with self._lock:
+            loaded = self._models.get(model_id)
+            return loaded is not None and loaded.spec.tenant_id == tenant_id
+
+    def confirm(self, model_id: str) -> None:
+        """The model's row was just read: its cached spec may be used a while longer."""
+        with self._lock:
+            loaded = self._models.get(model_id)
+            if loaded is not None:
+                loaded.confirmed_at = time.monotonic()
+
+    def evict(self, model_id: str) -> bool:
+        """Unload ``model_id`` (deleted) once its admitted requests are answered."""
+        with self._lock:
+            loaded = self._models.pop(model_id, None)
+            self._update_gauges()
+        if loaded is None:
+            return False
+        metrics.CACHE_EVENTS.labels(model_id, "evict").inc()
+        loaded.batcher.close()
+        return True
 
     def peek(self, model_id: str) -> LoadedModel | None:
         """The model if it is loaded (a cache hit), without ever loading: safe on the loop."""

@@ -74,7 +74,14 @@ def request_for(call: Call, ids: dict[str, str]) -> dict[str, Any]:
         ("POST", "/v1/models/{model_id}/embeddings"): {"json": {"dataset_id": ids["dataset_id"]}},
         ("GET", "/v1/models/{model_id}/export"): {"params": {"format": "safetensors"}},
     }
-    no_body = {("POST", "/v1/jobs/{job_id}/cancel"), ("POST", "/v1/models/{model_id}/warmup")}
+    # The owner's deletes are refused with a 409 (its job is queued, its model has a queued
+    # probe), so every object is still there for the calls after them.
+    no_body = {
+        ("POST", "/v1/jobs/{job_id}/cancel"),
+        ("POST", "/v1/models/{model_id}/warmup"),
+        ("DELETE", "/v1/jobs/{job_id}"),
+        ("DELETE", "/v1/models/{model_id}"),
+    }
     key = (call.method, call.path)
     if key in bodies:
         return {"method": call.method, "url": path, **bodies[key]}

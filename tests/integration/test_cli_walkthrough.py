@@ -64,6 +64,18 @@ def test_datasets_add_submit_watch_embed(tmp_path: Path) -> None:
         queued = sslpt(env, "datasets", "add", "again", str(folder), "--no-wait")
         assert queued.returncode == 0 and json.loads(queued.stdout)["state"] == "ingesting"
 
+        workers = sslpt(env, "workers")
+        assert workers.returncode == 0, workers.stderr
+        assert "sslpt-ingest" in workers.stdout and "yes" in workers.stdout  # alive
+
+        still_used = sslpt(env, "rm", "job", job_id, "--yes")
+        assert still_used.returncode == 1 and "409 job_has_model" in still_used.stderr
+        for kind, object_id in (("model", model_id), ("job", job_id)):
+            removed = sslpt(env, "rm", kind, object_id, "--yes")
+            assert removed.returncode == 0, removed.stderr
+        gone = sslpt(env, "job", job_id)
+        assert gone.returncode == 1 and "404" in gone.stderr
+
         no_key = sslpt({**env, "SSLPT_API_KEY": "sslpt_wrong"}, "datasets", "list")
         assert no_key.returncode == 1
         assert "401 invalid_api_key" in no_key.stderr

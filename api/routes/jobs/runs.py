@@ -1,15 +1,17 @@
-"""Pretraining jobs: submit, list, inspect, follow metrics and events, cancel."""
+"""Pretraining jobs: submit, list, inspect, follow metrics and events, cancel, delete."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.exc import IntegrityError
 
-from api.core.persistence import jobs, metrics
+from api.core.artifacts import job_dir
+from api.core.persistence import deletion, jobs, metrics, trained_models
 from api.core.persistence.tables import FINISHED_STATUSES, Job, JobStatus
 from api.core.queue import RUN_JOB_TASK, commit_and_publish
 from api.deps import CeleryDep, SessionDep, SettingsDep
@@ -185,3 +187,28 @@ def cancel_job(job_id: str, session: SessionDep) -> JobOut:
         raise ApiError(409, "job_finished", f"job {job_id} already {job.status}")
     session.refresh(job)
     return job_out(job)
+
+
+@router.delete("/{job_id}", status_code=204, responses={409: ERROR})
+def delete_job(job_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+    """Delete a finished job: its row, metrics, events and checkpoints.
+
+    409 ``job_active`` while it is queued or running (cancel it first), 409
+    ``job_has_model`` while the model it published exists (delete the model first). Then
+    a 404 like any missing job.
+    """
+    job = get_job_or_404(session, job_id)
+    if job.status not in FINISHED_STATUSES:
+        raise ApiError(409, "job_active", f"job {job_id} is {job.status}; cancel it first")
+    if job.model_id is not None and trained_models.get_model(session, job.model_id):
+        raise ApiError(
+            409,
+            "job_has_model",
+            f"job {job_id} published model {job.model_id}; delete the model first",
+            {"model_id": job.model_id},
+        )
+    folder = job_dir(settings, job.tenant_id, job_id)
+    deletion.delete_job(session, job)
+    session.commit()  # the rows first: a crash now leaves files no row points at
+    shutil.rmtree(folder, ignore_errors=True)
+    return Response(status_code=204)

@@ -1,17 +1,19 @@
-"""Trained models: metadata, warm-up, embeddings (dynamically batched) and energies."""
+"""Trained models: metadata, warm-up, embeddings (dynamically batched), energies, deletion."""
 
 from __future__ import annotations
 
+import shutil
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
-from api.core.persistence import trained_models
+from api.core.artifacts import embeddings_dir, model_dir
+from api.core.persistence import deletion, trained_models
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
 from api.in_flight import InFlightLimit
 from api.lookups import model_or_404
-from api.schemas.common import MAX_SQL_INT, Page
+from api.schemas.common import ERROR, MAX_SQL_INT, Page
 from api.schemas.models import (
     EmbedRequest,
     EmbedResponse,
@@ -174,3 +176,34 @@ async def energy(
         loaded = await get_loaded(cache, spec)
         energies = await off_loop(tenant, _energy, loaded, pairs, settings.max_request_pixels)
     return EnergyResponse(model=spec.model_id, method=spec.recipe.method, energies=energies)
+
+
+@router.delete("/{model_id}", status_code=204, responses={409: ERROR})
+def delete_model(
+    model_id: str, session: SessionDep, settings: SettingsDep, cache: ModelCacheDep
+) -> Response:
+    """Delete a model: its weights, exports, evaluations, dataset embeddings and search
+    indexes; it stops being served (here at once, in other API processes within 5 s).
+
+    409 ``model_in_use`` while one of its probes or dataset embeddings is unfinished. Then
+    a 404 like any missing model; its job can be deleted next.
+    """
+    model = model_or_404(session, model_id)
+    busy = deletion.unfinished_uses(session, model_id)
+    if busy:
+        raise ApiError(
+            409,
+            "model_in_use",
+            f"model {model_id} is used by unfinished work: {', '.join(busy[:5])}",
+            {"in_use_by": busy},
+        )
+    tenant = model.tenant_id
+    embeddings = deletion.delete_model(session, model)
+    session.commit()  # the rows first: a crash now leaves files no row points at
+    cache.evict(model_id)
+    for folder in [
+        model_dir(settings, tenant, model_id),
+        *(embeddings_dir(settings, tenant, e) for e in embeddings),
+    ]:
+        shutil.rmtree(folder, ignore_errors=True)
+    return Response(status_code=204)

@@ -82,7 +82,7 @@ class SslptClient:
         return result
 
     def delete(self, kind: str, object_id: str) -> None:
-        """Delete a ``job`` or a ``model`` (``DELETE /v1/{kind}s/{id}``)."""
+        """Delete a ``job``, a ``model`` or a ``dataset`` (``DELETE /v1/{kind}s/{id}``)."""
         self._send("DELETE", f"/v1/{kind}s/{object_id}")
 
     def workers(self) -> list[dict[str, Any]]:

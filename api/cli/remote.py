@@ -194,14 +194,15 @@ def list_jobs(
 
 @app.command("rm")
 def remove(
-    kind: Annotated[str, typer.Argument(help="job or model")],
+    kind: Annotated[str, typer.Argument(help="job, model or dataset")],
     object_id: Annotated[str, typer.Argument(metavar="ID")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
     api_url: ApiUrl = None,
 ) -> None:
-    """Delete a finished job or a model, with its files (asks first unless --yes)."""
-    if kind not in ("job", "model"):
-        raise typer.BadParameter("KIND must be job or model")
+    """Delete a finished job, a model or a dataset, with its files (asks first unless
+    --yes)."""
+    if kind not in ("job", "model", "dataset"):
+        raise typer.BadParameter("KIND must be job, model or dataset")
     if not yes:
         typer.confirm(f"Delete {kind} {object_id} and its files?", abort=True)
     with _reported():

@@ -75,12 +75,13 @@ def request_for(call: Call, ids: dict[str, str]) -> dict[str, Any]:
         ("GET", "/v1/models/{model_id}/export"): {"params": {"format": "safetensors"}},
     }
     # The owner's deletes are refused with a 409 (its job is queued, its model has a queued
-    # probe), so every object is still there for the calls after them.
+    # probe, its dataset a queued job), so every object is still there for later calls.
     no_body = {
         ("POST", "/v1/jobs/{job_id}/cancel"),
         ("POST", "/v1/models/{model_id}/warmup"),
         ("DELETE", "/v1/jobs/{job_id}"),
         ("DELETE", "/v1/models/{model_id}"),
+        ("DELETE", "/v1/datasets/{dataset_id}"),
     }
     key = (call.method, call.path)
     if key in bodies:

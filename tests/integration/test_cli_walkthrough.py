@@ -61,6 +61,8 @@ def test_datasets_add_submit_watch_embed(tmp_path: Path) -> None:
         uploaded = sslpt(env, "datasets", "upload", "shapes-zip", str(archive))
         assert uploaded.returncode == 0, uploaded.stderr
         assert json.loads(uploaded.stdout)["image_count"] == 32
+        dropped = sslpt(env, "rm", "dataset", json.loads(uploaded.stdout)["id"], "--yes")
+        assert dropped.returncode == 0, dropped.stderr
         queued = sslpt(env, "datasets", "add", "again", str(folder), "--no-wait")
         assert queued.returncode == 0 and json.loads(queued.stdout)["state"] == "ingesting"
 

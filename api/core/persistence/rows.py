@@ -18,12 +18,13 @@ def insert(session: Session, row: Row) -> Row:
 
 
 def newest_first_page(
-    session: Session, table: type[Row], *, limit: int, offset: int
+    session: Session, table: type[Row], *criteria: Any, limit: int, offset: int
 ) -> tuple[list[Row], int]:
-    """A page of ``table``'s rows the session sees, newest first, and their total count."""
+    """A page of ``table``'s rows the session sees (matching ``criteria``), newest first,
+    and their total count."""
     created_at: Any = table.created_at  # type: ignore[attr-defined]
-    total = session.scalar(select(func.count()).select_from(table)) or 0
-    query = select(table).order_by(created_at.desc()).limit(limit).offset(offset)
+    total = session.scalar(select(func.count()).select_from(table).where(*criteria)) or 0
+    query = select(table).where(*criteria).order_by(created_at.desc()).limit(limit).offset(offset)
     return list(session.scalars(query).all()), total
 
 

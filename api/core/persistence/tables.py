@@ -163,6 +163,8 @@ class Dataset(LeasedTask, TenantOwned, Base):
     unreadable: Mapped[list[Any]] = mapped_column(JSON, default=list)
     size_stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Deleted: the row stays for the work that names it; every route treats it as missing.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def state(self) -> str:

@@ -1,12 +1,15 @@
-"""Datasets: register a server folder of images (scanned by an ingest worker), list, get."""
+"""Datasets: register a server folder of images (scanned by an ingest worker), list, get,
+delete."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from api.core.artifacts import uploaded_dataset_dir
 from api.core.persistence import datasets
 from api.core.persistence.tables import utcnow
 from api.core.settings import Settings
@@ -92,3 +95,29 @@ def get_dataset(dataset_id: str, session: SessionDep) -> DatasetOut:
     if dataset is None:
         raise not_found("dataset", dataset_id)
     return dataset_out(dataset)
+
+
+@router.delete("/{dataset_id}", status_code=204, responses={409: ERROR})
+def delete_dataset(dataset_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+    """Delete a dataset: an uploaded one's files go; a registered folder is never touched.
+
+    409 ``dataset_in_use`` while its ingest, or a job, probe or dataset embedding using it,
+    is unfinished. The work made from it keeps naming it (its ``dataset_id``); the dataset
+    itself is a 404 from then on.
+    """
+    dataset = datasets.get_dataset(session, dataset_id)
+    if dataset is None:
+        raise not_found("dataset", dataset_id)
+    busy = datasets.unfinished_uses(session, dataset_id)
+    if busy:
+        raise ApiError(
+            409,
+            "dataset_in_use",
+            f"dataset {dataset_id} is used by unfinished work: {', '.join(busy[:5])}",
+            {"in_use_by": busy},
+        )
+    uploaded = uploaded_dataset_dir(settings, dataset.tenant_id, dataset_id)
+    datasets.mark_deleted(session, dataset)
+    session.commit()  # the row first: a crash now leaves files no live row points at
+    shutil.rmtree(uploaded, ignore_errors=True)  # absent for a registered folder
+    return Response(status_code=204)

@@ -11,7 +11,8 @@ A checkpoint is written into a hidden temporary directory, its files fsynced, th
 directory is renamed into place and ``latest`` replaced atomically, so a crash at any
 moment leaves either the old or the new checkpoint whole. ``load_latest`` still verifies
 the hash and falls back to the previous checkpoint if the newest one is damaged (a disk
-that lied about fsync, a copy that was cut short). The newest ``KEEP`` are kept.
+that lied about fsync, a copy that was cut short). The newest ``keep`` (default ``KEEP``)
+are kept.
 
 ``state.pt`` holds only tensors and plain containers, so it loads with
 ``torch.load(weights_only=True)``: no arbitrary unpickling.
@@ -115,8 +116,9 @@ def save_checkpoint(
     step: int,
     epoch: int,
     step_in_epoch: int,
+    keep: int = KEEP,
 ) -> Path:
-    """Write ``step-<step>/`` atomically, point ``latest`` at it, prune old ones.
+    """Write ``step-<step>/`` atomically, point ``latest`` at it, keep the newest ``keep``.
 
     Raises CheckpointWriteError if the files cannot be written; the previous
     checkpoints stay as they were.
@@ -151,7 +153,7 @@ def save_checkpoint(
         shutil.rmtree(final)
     tmp.rename(final)
     _write_latest(checkpoint_dir, final.name)
-    _prune(checkpoint_dir, step)
+    _prune(checkpoint_dir, step, keep)
     return final
 
 
@@ -175,8 +177,8 @@ def _step_dirs(checkpoint_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found, reverse=True)
 
 
-def _prune(checkpoint_dir: Path, current_step: int) -> None:
-    """Keep the newest ``KEEP`` checkpoints up to ``current_step``; drop the rest.
+def _prune(checkpoint_dir: Path, current_step: int, keep: int) -> None:
+    """Keep the newest ``keep`` checkpoints up to ``current_step``; drop the rest.
 
     Directories past ``current_step`` belong to an abandoned run (the training resumed
     from an older checkpoint because they were damaged), and leftovers of interrupted
@@ -184,7 +186,7 @@ def _prune(checkpoint_dir: Path, current_step: int) -> None:
     """
     kept = 0
     for step, path in _step_dirs(checkpoint_dir):
-        if step <= current_step and kept < KEEP:
+        if step <= current_step and kept < keep:
             kept += 1
         else:
             shutil.rmtree(path, ignore_errors=True)

@@ -78,6 +78,12 @@ class TrainConfig:
         default=0, metadata=user_option("0: at every epoch end only.", ge=0)
     )
     collapse_every_steps: int = 50  # 0: never measure collapse
+    checkpoints_kept: int = 2  # the newest checkpoints kept while training
+    # after success the published weights are the result; the checkpoints go unless kept
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata=user_option("Keep the training checkpoints after the job succeeds."),
+    )
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -88,6 +94,8 @@ class TrainConfig:
             raise ValueError("warmup_epochs must be >= 0 and log_every_steps >= 1")
         if self.checkpoint_every_steps < 0 or self.collapse_every_steps < 0:
             raise ValueError("checkpoint_every_steps and collapse_every_steps must be >= 0")
+        if self.checkpoints_kept < 1:
+            raise ValueError("checkpoints_kept must be >= 1")
 
     @classmethod
     def with_options(
@@ -98,6 +106,7 @@ class TrainConfig:
         batch_size: int,
         seed: int = 0,
         log_every_steps: int = 10,
+        checkpoints_kept: int = 2,
     ) -> TrainConfig:
         """The config of a job: its stored training ``options`` (by field name) on top of
         the run's own settings. Each value is checked against its field's type; a name
@@ -111,6 +120,7 @@ class TrainConfig:
             "batch_size": batch_size,
             "seed": seed,
             "log_every_steps": log_every_steps,
+            "checkpoints_kept": checkpoints_kept,
         }
         return _validator().validate_python(values)
 

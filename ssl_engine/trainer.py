@@ -37,7 +37,7 @@ from ssl_engine.acceleration import (
     use_bf16,
     use_channels_last,
 )
-from ssl_engine.checkpoint import TrainingState, load_latest, save_checkpoint
+from ssl_engine.checkpoint import KEEP, TrainingState, load_latest, save_checkpoint
 from ssl_engine.methods.base import Batch, EpochContext, Method, StepOutput
 from ssl_engine.monitor import CollapseMonitor
 from ssl_engine.optim import build_optimizer, build_scheduler, param_groups
@@ -185,12 +185,14 @@ class Checkpointer:
         optimizer: Optimizer,
         scheduler: LRScheduler,
         hooks: TrainerHooks,
+        keep: int = KEEP,
     ) -> None:
         self.directory = directory
         self.method = method
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.hooks = hooks
+        self.keep = keep
         self.last_step = -1
         self.last_path: Path | None = None
 
@@ -205,6 +207,7 @@ class Checkpointer:
                 step=step,
                 epoch=epoch,
                 step_in_epoch=step_in_epoch,
+                keep=self.keep,
             )
             self.last_step = step
             self.hooks.on_checkpoint(self.last_path, step, epoch)
@@ -293,7 +296,9 @@ def train(
     steps_per_epoch = loader.steps_per_epoch
     total_steps = config.epochs * steps_per_epoch
     optimizer, scheduler = _optimization(method, config, total_steps, steps_per_epoch)
-    checkpointer = Checkpointer(checkpoint_dir, method, optimizer, scheduler, hooks)
+    checkpointer = Checkpointer(
+        checkpoint_dir, method, optimizer, scheduler, hooks, config.checkpoints_kept
+    )
     step, start_epoch, start_in_epoch = 0, 0, 0
     resumed = load_latest(checkpoint_dir)
     if resumed is not None:

@@ -10,6 +10,7 @@ worker whose lease was taken over can no longer end the job.
 from __future__ import annotations
 
 import logging
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,10 @@ def run_job(settings: Settings, message_job_id: str) -> str | None:
 
     if result.completed:
         if publish_model(settings, spec, owner, result, embed_dim, hooks.latest_metrics):
+            if not spec.training.get("keep_checkpoints", False):  # the weights are published
+                shutil.rmtree(
+                    checkpoints_dir(settings, spec.tenant_id, spec.id), ignore_errors=True
+                )
             return JobStatus.SUCCEEDED
         return _current_status(url, job_id)
     reason = heartbeat.stop_reason
@@ -154,6 +159,7 @@ def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[Tra
         batch_size=spec.batch_size,
         seed=spec.seed,
         log_every_steps=settings.progress_every_steps,
+        checkpoints_kept=settings.keep_checkpoints,
     )
     checkpoint_dir = checkpoints_dir(settings, spec.tenant_id, spec.id)
     result = train(

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         description="The most running time a job may ask for; the operator may set another "
         "cap per tenant (PUT /v1/tenants/{id}).",
     )
+    keep_checkpoints: int = Field(
+        2, ge=1, le=100, description="Newest checkpoints a running job keeps on disk."
+    )
     max_active_jobs_per_tenant: int = Field(
         32, ge=1, description="Queued + running jobs, probes and dataset embeddings per tenant."
     )

@@ -41,7 +41,7 @@ def trained(model: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.lr_sch
     return optimizer, scheduler
 
 
-def save(directory: Path, model: nn.Module, step: int) -> Path:
+def save(directory: Path, model: nn.Module, step: int, keep: int = 2) -> Path:
     optimizer, scheduler = trained(model)
     return save_checkpoint(
         directory,
@@ -51,6 +51,7 @@ def save(directory: Path, model: nn.Module, step: int) -> Path:
         step=step,
         epoch=1,
         step_in_epoch=3,
+        keep=keep,
     )
 
 
@@ -111,6 +112,13 @@ def test_keeps_only_the_newest_two_and_no_temporary_leftovers(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         LATEST_FILE, "step-00000002", "step-00000003",
     ]  # fmt: skip
+
+
+def test_keeps_as_many_as_asked(tmp_path: Path) -> None:
+    for step in (1, 2, 3, 4, 5):
+        save(tmp_path, TiedNet(), step=step, keep=3)
+    steps = sorted(p.name for p in tmp_path.iterdir() if p.name != LATEST_FILE)
+    assert steps == ["step-00000003", "step-00000004", "step-00000005"]
 
 
 def test_saving_after_resuming_past_a_damaged_checkpoint_discards_it(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Per-tenant limits: queued + running work (training jobs, probes, dataset embeddings),
-and the running time of a job."""
+the running time of a job, and bytes stored."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from api.core.persistence.api_keys import get_tenant
 from api.core.persistence.tenancy import session_tenant
 from api.core.persistence.work import count_active_work, lock_tenant
 from api.core.settings import Settings
+from api.core.storage import tenant_bytes
 from api.errors import ApiError, validation_error
 
 
@@ -48,3 +49,26 @@ def job_wall_seconds(session: Session, settings: Settings, requested: int | None
             [{"field": "max_wall_seconds", "message": f"at most {cap} s for this tenant"}]
         )
     return requested
+
+
+def storage_limit(session: Session, settings: Settings, tenant_id: str) -> int | None:
+    """The tenant's storage limit in bytes, or None for no limit."""
+    tenant = get_tenant(session, tenant_id)
+    limit = (tenant.max_storage_bytes if tenant else None) or settings.max_storage_bytes_per_tenant
+    return limit or None
+
+
+def check_storage_quota(session: Session, settings: Settings, tenant_id: str) -> None:
+    """429 ``storage_quota_exceeded`` once the tenant stores its limit or more."""
+    limit = storage_limit(session, settings, tenant_id)
+    if limit is None:
+        return
+    used = tenant_bytes(settings, tenant_id)
+    if used >= limit:
+        raise ApiError(
+            429,
+            "storage_quota_exceeded",
+            f"tenant {tenant_id!r} stores {used} bytes; the limit is {limit}. Delete models, "
+            "jobs or datasets (DELETE /v1/...) to make room.",
+            {"stored_bytes": used, "limit": limit},
+        )

@@ -8,7 +8,6 @@ name a tenant's work) are added only for a scrape with the operator's key.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from api.core.persistence import jobs, workers
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import Job, JobStatus, utcnow
 from api.core.settings import Settings
+from api.core.storage import tree_bytes
 
 REQUEUES = Counter(
     "sslpt_reconciler_requeues",
@@ -42,26 +42,6 @@ class RunningJob:
     id: str
     images_per_sec: float
     data_wait_fraction: float  # walking the data directory is not free: once a minute at most
-
-
-def tree_bytes(root: Path) -> int:
-    """Bytes of the regular files under ``root`` (links not followed)."""
-    total = 0
-    stack = [root]
-    while stack:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    total += entry.stat(follow_symlinks=False).st_size
-            except OSError:
-                continue
-    return total
 
 
 class _BytesByTenant:

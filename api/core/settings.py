@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         description="The most running time a job may ask for; the operator may set another "
         "cap per tenant (PUT /v1/tenants/{id}).",
     )
+    max_storage_bytes_per_tenant: int = Field(
+        0,
+        ge=0,
+        description="Bytes a tenant may store under the data directory before new uploads "
+        "and jobs are refused (429); 0 = no limit; PUT /v1/tenants/{id} overrides it.",
+    )
     keep_checkpoints: int = Field(
         2, ge=1, le=100, description="Newest checkpoints a running job keeps on disk."
     )

@@ -14,8 +14,10 @@ from fastapi.responses import JSONResponse
 
 from api.auth import AdminDep, PrincipalDep, operator_required
 from api.core.persistence import api_keys
-from api.deps import AdminSessionDep
+from api.core.storage import tenant_bytes
+from api.deps import AdminSessionDep, SessionDep, SettingsDep
 from api.errors import not_found
+from api.quotas import storage_limit
 from api.schemas.common import ERROR
 from api.schemas.keys import TENANT_PATTERN, Identity, KeyCreate, KeyCreated, KeyOut
 
@@ -26,13 +28,15 @@ NO_STORE = {"Cache-Control": "no-store"}  # a new key must not linger in any cac
 
 
 @router.get("/v1/me", response_model=Identity)
-def whoami(principal: PrincipalDep) -> Identity:
-    """The tenant and scope of the key making this request."""
+def whoami(principal: PrincipalDep, session: SessionDep, settings: SettingsDep) -> Identity:
+    """The tenant and scope of the key making this request, and its tenant's storage."""
     return Identity(
         tenant=principal.tenant_id,
         key_prefix=principal.key_prefix,
         admin=principal.admin,
         operator=principal.operator,
+        stored_bytes=tenant_bytes(settings, principal.tenant_id),
+        max_storage_bytes=storage_limit(session, settings, principal.tenant_id),
     )
 
 

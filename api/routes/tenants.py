@@ -39,5 +39,6 @@ def upsert_tenant(
     tenant = api_keys.ensure_tenant(session, tenant_id)
     tenant.max_active_jobs = body.max_active_jobs
     tenant.max_wall_seconds = body.max_wall_seconds
+    tenant.max_storage_bytes = body.max_storage_bytes
     session.flush()
     return TenantOut.model_validate(tenant)

@@ -16,6 +16,11 @@ class Identity(BaseModel):
     key_prefix: str
     admin: bool = Field(description="May manage the keys of its own tenant.")
     operator: bool = Field(description="The server's operator: manages every tenant.")
+    stored_bytes: int = Field(
+        description="Bytes the tenant stores under the data directory (uploads, checkpoints, "
+        "weights, exports, embeddings)."
+    )
+    max_storage_bytes: int | None = Field(description="Its storage limit; null: none.")
 
 
 class TenantUpsert(BaseModel):
@@ -30,12 +35,16 @@ class TenantUpsert(BaseModel):
         le=10 * 365 * 24 * 3600,
         description="The most running time one of its jobs may ask for; null: the server's cap.",
     )
+    max_storage_bytes: int | None = Field(
+        None, ge=1, description="Bytes it may store; null: SSLPT_MAX_STORAGE_BYTES_PER_TENANT."
+    )
 
 
 class TenantOut(ORMModel):
     id: str
     max_active_jobs: int | None
     max_wall_seconds: int | None
+    max_storage_bytes: int | None
     created_at: datetime
 
 

@@ -61,6 +61,8 @@ def test_the_embedded_mode_makes_one_local_admin_key_and_keeps_it(settings: Sett
             "key_prefix": key[:14],
             "admin": True,
             "operator": True,
+            "stored_bytes": 0,
+            "max_storage_bytes": None,
         }
     path.write_text("sslpt_revoked_or_foreign\n")
     assert _local_key(settings) != "sslpt_revoked_or_foreign"  # a dead key is replaced

@@ -31,6 +31,8 @@ def test_the_operator_creates_lists_and_revokes_keys(
         "key_prefix": key["prefix"],
         "admin": False,
         "operator": False,
+        "stored_bytes": 0,
+        "max_storage_bytes": None,
     }
 
     listed = client.get("/v1/keys", params={"tenant": "team-c"}, headers=admin).json()

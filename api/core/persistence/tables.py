@@ -88,6 +88,7 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # a slug, also in paths
     max_active_jobs: Mapped[int | None] = mapped_column(Integer)  # None: the server default
     max_wall_seconds: Mapped[int | None] = mapped_column(Integer)  # None: the server's cap
+    max_storage_bytes: Mapped[int | None] = mapped_column(BigInteger)  # None: the default
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

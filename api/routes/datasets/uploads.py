@@ -21,6 +21,7 @@ from api.core.persistence.db import session_scope
 from api.core.persistence.tables import new_id, utcnow
 from api.core.settings import Settings
 from api.deps import CeleryDep, SettingsDep
+from api.quotas import check_storage_quota
 from api.routes.datasets.views import queue_ingest
 from api.schemas.datasets import DatasetOut
 
@@ -71,6 +72,7 @@ async def upload_dataset(
     files, past the size, member-count or compression-ratio limits, or with headers known
     to be costly to parse, is refused whole and leaves nothing behind.
     """
+    await run_in_threadpool(_check_storage, settings, principal.tenant_id)
     dataset_id = new_id()
     archive = incoming_dir(settings, principal.tenant_id) / f"{dataset_id}.upload"
     try:
@@ -81,6 +83,11 @@ async def upload_dataset(
     except BaseException:
         archive.unlink(missing_ok=True)
         raise
+
+
+def _check_storage(settings: Settings, tenant_id: str) -> None:
+    with session_scope(settings.resolved_database_url, tenant=tenant_id) as session:
+        check_storage_quota(session, settings, tenant_id)
 
 
 def _queue(

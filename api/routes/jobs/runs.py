@@ -18,7 +18,7 @@ from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, validation_error
 from api.lookups import dataset_field, labeled_dataset
 from api.method_catalog import validate_method_options
-from api.quotas import check_work_quota, job_wall_seconds
+from api.quotas import check_storage_quota, check_work_quota, job_wall_seconds
 from api.routes.jobs.views import get_job_or_404, job_out
 from api.schemas.common import ERROR, MAX_SQL_INT, Page
 from api.schemas.jobs import (
@@ -79,6 +79,7 @@ def submit_job(
     if body.eval_dataset_id is not None:
         labeled_dataset(session, body.eval_dataset_id, "eval_dataset_id")
     check_work_quota(session, settings)
+    check_storage_quota(session, settings, dataset.tenant_id)
     max_wall_seconds = job_wall_seconds(session, settings, body.max_wall_seconds)
     try:
         job = jobs.create_job(

@@ -25,7 +25,7 @@ from api.core.persistence import jobs, workers
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import Job, JobStatus, utcnow
 from api.core.settings import Settings
-from api.core.storage import tree_bytes
+from api.core.storage import tenant_bytes
 
 REQUEUES = Counter(
     "sslpt_reconciler_requeues",
@@ -51,14 +51,17 @@ class _BytesByTenant:
         self._lock = threading.Lock()
         self._measured: dict[Path, tuple[float, dict[str, int]]] = {}
 
-    def get(self, root: Path) -> dict[str, int]:
+    def get(self, settings: Settings) -> dict[str, int]:
+        root = tenants_root(settings)
         with self._lock:
             cached = self._measured.get(root)
             if cached is not None and time.monotonic() - cached[0] < BYTES_CACHE_SECONDS:
                 return cached[1]
             sizes = {}
             if root.is_dir():
-                sizes = {p.name: tree_bytes(p) for p in root.iterdir() if p.is_dir()}
+                sizes = {
+                    p.name: tenant_bytes(settings, p.name) for p in root.iterdir() if p.is_dir()
+                }
             self._measured[root] = (time.monotonic(), sizes)
             return sizes
 
@@ -115,7 +118,7 @@ class ServiceCollector(Collector):
         yield GaugeMetricFamily(
             "sslpt_training_images_per_second", "Training images/s, all running jobs", value=rate
         )
-        sizes = BYTES.get(tenants_root(self.settings))
+        sizes = BYTES.get(self.settings)
         yield GaugeMetricFamily(
             "sslpt_stored_bytes",
             "Bytes under the data directory's artifacts",

@@ -57,8 +57,7 @@ async def model_spec(
     try:
         spec = await run_in_threadpool(_spec_from_database, settings, principal.tenant_id, model_id)
     except ApiError:
-        if cache.spec_of_any_age(model_id, principal.tenant_id):
-            cache.evict(model_id)  # deleted (through any API process): stop serving it
+        cache.evict(model_id, principal.tenant_id)  # deleted (by any API process): unload it
         raise
     cache.confirm(model_id)
     return spec

@@ -109,13 +109,6 @@ class ModelCache:
                 return None
             return loaded.spec
 
-    def spec_of_any_age(self, model_id: str, tenant_id: str) -> bool:
-        """Whether ``tenant_id``'s model ``model_id`` is loaded, however long ago its row
-        was read."""
-        with self._lock:
-            loaded = self._models.get(model_id)
-            return loaded is not None and loaded.spec.tenant_id == tenant_id
-
     def confirm(self, model_id: str) -> None:
         """The model's row was just read: its cached spec may be used a while longer."""
         with self._lock:
@@ -123,13 +116,15 @@ class ModelCache:
             if loaded is not None:
                 loaded.confirmed_at = time.monotonic()
 
-    def evict(self, model_id: str) -> bool:
-        """Unload ``model_id`` (deleted) once its admitted requests are answered."""
+    def evict(self, model_id: str, tenant_id: str) -> bool:
+        """Unload ``tenant_id``'s model ``model_id`` (deleted) once its admitted requests are
+        answered; another tenant's model of that id is left alone."""
         with self._lock:
-            loaded = self._models.pop(model_id, None)
+            loaded = self._models.get(model_id)
+            if loaded is None or loaded.spec.tenant_id != tenant_id:
+                return False
+            del self._models[model_id]
             self._update_gauges()
-        if loaded is None:
-            return False
         metrics.CACHE_EVENTS.labels(model_id, "evict").inc()
         loaded.batcher.close()
         return True

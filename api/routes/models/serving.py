@@ -200,7 +200,7 @@ def delete_model(
     tenant = model.tenant_id
     embeddings = deletion.delete_model(session, model)
     session.commit()  # the rows first: a crash now leaves files no row points at
-    cache.evict(model_id)
+    cache.evict(model_id, tenant)
     for folder in [
         model_dir(settings, tenant, model_id),
         *(embeddings_dir(settings, tenant, e) for e in embeddings),

@@ -89,6 +89,9 @@ class JobOut(BaseModel):
     id: str
     method: str
     dataset_id: str
+    dataset_deleted: bool = Field(
+        description="The dataset was deleted since; the job keeps naming it."
+    )
     eval_dataset_id: str | None
     backbone: str
     image_size: int
@@ -105,6 +108,9 @@ class JobOut(BaseModel):
     wall_seconds: float = Field(description="Running time so far, summed over attempts.")
     max_wall_seconds: int | None = Field(description="Running time allowed; null: no limit.")
     model_id: str | None
+    stored_bytes: int = Field(
+        description="Bytes its checkpoints take on disk (its model counts on the model)."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

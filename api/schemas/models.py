@@ -7,19 +7,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas.common import ORMModel
 
-
-class ModelOut(ORMModel):
+class ModelOut(BaseModel):
     id: str
     job_id: str
     dataset_id: str
+    dataset_deleted: bool = Field(
+        description="The dataset was deleted since; the model keeps naming it."
+    )
     method: str
     backbone: str
     image_size: int
     embed_dim: int
     hyperparameters: dict[str, Any]
     metrics: dict[str, Any]
+    stored_bytes: int = Field(
+        description="Bytes its weights, exports, dataset embeddings and search indexes take."
+    )
     created_at: datetime
 
 

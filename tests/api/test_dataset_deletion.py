@@ -40,6 +40,7 @@ def test_a_dataset_in_use_is_409_and_a_registered_folder_is_never_touched(
     folder = make_image_folder(tmp_path / "images")
     dataset = register(client, folder)
     job = client.post("/v1/jobs", json={**JOB, "dataset_id": dataset["id"]}).json()
+    assert job["dataset_deleted"] is False and job["stored_bytes"] == 0
     in_use = client.delete(f"/v1/datasets/{dataset['id']}")
     assert in_use.status_code == 409 and in_use.json()["code"] == "dataset_in_use"
     assert in_use.json()["details"]["in_use_by"] == [f"job {job['id']}"]
@@ -48,4 +49,5 @@ def test_a_dataset_in_use_is_409_and_a_registered_folder_is_never_touched(
 
     assert client.delete(f"/v1/datasets/{dataset['id']}").status_code == 204
     assert len(list(folder.rglob("*.*"))) == 32  # the user's own folder, untouched
-    assert client.get(f"/v1/jobs/{job['id']}").json()["dataset_id"] == dataset["id"]
+    shown = client.get(f"/v1/jobs/{job['id']}").json()
+    assert shown["dataset_id"] == dataset["id"] and shown["dataset_deleted"] is True

@@ -64,6 +64,10 @@ def test_a_model_then_its_job_are_deleted_with_their_files(
     index = embeddings_dir(settings, LOCAL_TENANT, embedding_id) / "index.faiss"
     index.parent.mkdir(parents=True)
     index.write_bytes(b"index")
+    shown = client.get(f"/v1/models/{model_id}").json()
+    assert shown["stored_bytes"] == len(b"zip") + len(b"index")  # export and search index
+    assert client.get("/v1/models").json()["items"][0]["stored_bytes"] == shown["stored_bytes"]
+    assert client.get(f"/v1/jobs/{job_id}").json()["stored_bytes"] == len(b"weights")
     assert embed(client, model_id) == 200  # loaded in this process's cache
 
     assert client.delete(f"/v1/jobs/{job_id}").json()["code"] == "job_has_model"

@@ -106,7 +106,7 @@ def test_an_unknown_jobs_stream_is_a_404(client: TestClient) -> None:
 def test_the_jobs_watch_sends_each_change_once(settings: Settings, tmp_path: Path) -> None:
     running = submit(settings, tmp_path)
     waiting = submit(settings, tmp_path)
-    watch = JobsWatch(settings.resolved_database_url, LOCAL_TENANT)
+    watch = JobsWatch(settings, LOCAL_TENANT)
 
     def sent() -> list[tuple[str, int]]:
         bodies = [json.loads(str(event.data)) for event in watch.poll()]

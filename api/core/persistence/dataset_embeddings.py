@@ -6,6 +6,8 @@ linear probes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,17 @@ def get_embedding(session: Session, embedding_id: str) -> DatasetEmbedding | Non
 def list_for_model(session: Session, model_id: str) -> list[DatasetEmbedding]:
     """A model's dataset embeddings, newest first."""
     return rows.of_model_newest_first(session, DatasetEmbedding, model_id)
+
+
+def ids_by_model(session: Session, model_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The dataset embeddings' ids of each of ``model_ids`` (absent: none)."""
+    query = select(DatasetEmbedding.model_id, DatasetEmbedding.id).where(
+        DatasetEmbedding.model_id.in_(set(model_ids))
+    )
+    found: dict[str, list[str]] = {}
+    for model_id, embedding_id in session.execute(query):
+        found.setdefault(model_id, []).append(embedding_id)
+    return found
 
 
 def latest_succeeded(

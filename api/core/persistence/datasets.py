@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -53,3 +54,12 @@ def unfinished_uses(session: Session, dataset_id: str) -> list[str]:
 
 def mark_deleted(session: Session, dataset: Dataset) -> None:
     dataset.deleted_at = utcnow()
+
+
+def deleted_among(session: Session, dataset_ids: Iterable[str | None]) -> set[str]:
+    """Which of ``dataset_ids`` name deleted datasets (work made from them shows so)."""
+    wanted = {i for i in dataset_ids if i is not None}
+    if not wanted:
+        return set()
+    query = select(Dataset.id).where(Dataset.id.in_(wanted), Dataset.deleted_at.is_not(None))
+    return set(session.scalars(query))

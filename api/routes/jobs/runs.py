@@ -9,17 +9,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api.core.artifacts import job_dir
 from api.core.persistence import deletion, jobs, metrics, trained_models
 from api.core.persistence.tables import FINISHED_STATUSES, Job, JobStatus
 from api.core.queue import RUN_JOB_TASK, commit_and_publish
+from api.core.settings import Settings
 from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, validation_error
 from api.lookups import dataset_field, labeled_dataset
 from api.method_catalog import validate_method_options
 from api.quotas import check_storage_quota, check_work_quota, job_wall_seconds
-from api.routes.jobs.views import get_job_or_404, job_out
+from api.routes.jobs.views import get_job_or_404, jobs_out, one_job_out
 from api.schemas.common import ERROR, MAX_SQL_INT, Page
 from api.schemas.jobs import (
     JobCreate,
@@ -61,7 +63,7 @@ def submit_job(
     if idempotency_key:
         existing = jobs.get_job_by_idempotency_key(session, idempotency_key)
         if existing is not None:
-            return _replay(existing, digest, response)
+            return _replay(session, settings, existing, digest, response)
     backbone, hyperparameters = validate_method_options(
         body.method, body.backbone, body.hyperparameters
     )
@@ -103,12 +105,14 @@ def submit_job(
         existing = jobs.get_job_by_idempotency_key(session, idempotency_key or "")
         if existing is None:
             raise
-        return _replay(existing, digest, response)
+        return _replay(session, settings, existing, digest, response)
     commit_and_publish(session, celery, RUN_JOB_TASK, job)
-    return job_out(job)
+    return one_job_out(session, settings, job)
 
 
-def _replay(existing: Job, digest: str, response: Response) -> JobOut:
+def _replay(
+    session: Session, settings: Settings, existing: Job, digest: str, response: Response
+) -> JobOut:
     if existing.request_hash != digest:
         raise ApiError(
             409,
@@ -117,12 +121,13 @@ def _replay(existing: Job, digest: str, response: Response) -> JobOut:
             {"job_id": existing.id},
         )
     response.status_code = 200
-    return job_out(existing)
+    return one_job_out(session, settings, existing)
 
 
 @router.get("", response_model=Page[JobOut])
 def list_jobs(
     session: SessionDep,
+    settings: SettingsDep,
     status: Annotated[list[JobStatus] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
@@ -131,13 +136,14 @@ def list_jobs(
     rows, total = jobs.list_jobs(
         session, status=[str(s) for s in status or []], limit=limit, offset=offset
     )
-    return Page(items=[job_out(j) for j in rows], total=total, limit=limit, offset=offset)
+    return Page(items=jobs_out(session, settings, rows), total=total, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: str, session: SessionDep) -> JobOut:
-    """Status, progress, latest metrics, failure reason and model id of one job."""
-    return job_out(get_job_or_404(session, job_id))
+def get_job(job_id: str, session: SessionDep, settings: SettingsDep) -> JobOut:
+    """Status, progress, latest metrics, failure reason, model id and stored bytes of one
+    job."""
+    return one_job_out(session, settings, get_job_or_404(session, job_id))
 
 
 @router.get("/{job_id}/metrics", response_model=MetricSeries)
@@ -165,7 +171,7 @@ def get_events(job_id: str, session: SessionDep) -> list[JobEventOut]:
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, status_code=202, responses={409: ERROR})
-def cancel_job(job_id: str, session: SessionDep) -> JobOut:
+def cancel_job(job_id: str, session: SessionDep, settings: SettingsDep) -> JobOut:
     """Cancel: a waiting job at once; a running one checkpoints and stops (cooperative)."""
     job = get_job_or_404(session, job_id)
     if job.status in FINISHED_STATUSES:
@@ -187,7 +193,7 @@ def cancel_job(job_id: str, session: SessionDep) -> JobOut:
         session.refresh(job)
         raise ApiError(409, "job_finished", f"job {job_id} already {job.status}")
     session.refresh(job)
-    return job_out(job)
+    return one_job_out(session, settings, job)
 
 
 @router.delete("/{job_id}", status_code=204, responses={409: ERROR})

@@ -30,9 +30,10 @@ from api.core.persistence import job_feed
 from api.core.persistence.db import session_scope
 from api.core.persistence.metrics import metrics_after
 from api.core.persistence.tables import FINISHED_STATUSES, Job
+from api.core.settings import Settings
 from api.deps import SettingsDep, get_session
 from api.in_flight import InFlightLimit
-from api.routes.jobs.views import get_job_or_404, job_out
+from api.routes.jobs.views import get_job_or_404, jobs_out, one_job_out
 from api.schemas.common import MAX_SQL_INT
 from api.schemas.jobs import JobEventOut
 
@@ -102,19 +103,19 @@ def _fingerprint(job: Job) -> Hashable:
 class JobsWatch:
     """The jobs one client has seen, and at which state."""
 
-    database_url: str
+    settings: Settings
     tenant_id: str
     seen: dict[str, Hashable] = field(default_factory=dict)
 
     def poll(self) -> list[ServerSentEvent]:
         """Unfinished or recently changed jobs whose shown state differs from last time."""
-        with session_scope(self.database_url, tenant=self.tenant_id) as session:
+        with session_scope(self.settings.resolved_database_url, tenant=self.tenant_id) as session:
             rows = job_feed.unfinished_or_changed_since(session, RECENT)
             current = {job.id: _fingerprint(job) for job in rows}
+            changed = [job for job in rows if self.seen.get(job.id) != current[job.id]]
             out = [
-                _event("job", job_out(job).model_dump(mode="json"))
-                for job in rows
-                if self.seen.get(job.id) != current[job.id]
+                _event("job", shown.model_dump(mode="json"))
+                for shown in jobs_out(session, self.settings, changed)
             ]
         self.seen = current  # jobs out of the window are forgotten: they no longer change
         return out
@@ -136,7 +137,7 @@ def stream_jobs(
     The stream opens with every unfinished or recently changed job. A key may hold at most
     ``SSLPT_MAX_STREAMS_PER_KEY`` streams open (429 beyond).
     """
-    watch = JobsWatch(settings.resolved_database_url, principal.tenant_id)
+    watch = JobsWatch(settings, principal.tenant_id)
     return held_stream(request, principal, _jobs_events(watch))
 
 
@@ -153,7 +154,7 @@ class JobWatch:
     when it loads the history again.)
     """
 
-    database_url: str
+    settings: Settings
     tenant_id: str
     job_id: str
     last_metric_id: int
@@ -163,23 +164,23 @@ class JobWatch:
     more_metrics: bool = False
 
     def poll(self) -> list[ServerSentEvent]:
-        with session_scope(self.database_url, tenant=self.tenant_id) as session:
+        with session_scope(self.settings.resolved_database_url, tenant=self.tenant_id) as session:
             job = session.get(Job, self.job_id)
             if job is None:  # deleted under us: nothing more will come
                 self.finished = True
                 return [_event("end", {"job_id": self.job_id})]
-            out = self._job(job) + self._metrics(session) + self._events(session)
+            out = self._job(session, job) + self._metrics(session) + self._events(session)
             if job.status in FINISHED_STATUSES and not self.more_metrics:
                 self.finished = True
                 out.append(_event("end", {"job_id": self.job_id, "status": job.status}))
             return out
 
-    def _job(self, job: Job) -> list[ServerSentEvent]:
+    def _job(self, session: Session, job: Job) -> list[ServerSentEvent]:
         fingerprint = _fingerprint(job)
         if fingerprint == self.seen:
             return []
         self.seen = fingerprint
-        return [_event("job", job_out(job).model_dump(mode="json"))]
+        return [_event("job", one_job_out(session, self.settings, job).model_dump(mode="json"))]
 
     def _metrics(self, session: Session) -> list[ServerSentEvent]:
         rows = metrics_after(session, self.job_id, self.last_metric_id, METRIC_ROWS_PER_EVENT)
@@ -232,7 +233,5 @@ def stream_job(
     reconnects passes the ``last_metric_id`` and event ``id`` it last received.
     """
     get_job_or_404(session, job_id)
-    watch = JobWatch(
-        settings.resolved_database_url, principal.tenant_id, job_id, after_metric, after_event
-    )
+    watch = JobWatch(settings, principal.tenant_id, job_id, after_metric, after_event)
     return held_stream(request, principal, _job_events(watch))

@@ -1,17 +1,36 @@
-"""A job row as the API shows it, and the 404 of a job the caller cannot see; shared by
+"""Job rows as the API shows them, and the 404 of a job the caller cannot see; shared by
 the job routes and their event streams."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
-from api.core.persistence import jobs
+from api.core.persistence import datasets, jobs
 from api.core.persistence.tables import Job, JobStatus
+from api.core.settings import Settings
+from api.core.storage import job_bytes
 from api.errors import not_found
 from api.schemas.jobs import JobOut, Progress
 
 
-def job_out(job: Job) -> JobOut:
+def jobs_out(session: Session, settings: Settings, rows: Sequence[Job]) -> list[JobOut]:
+    """The jobs with the bytes each stores and whether its dataset was deleted."""
+    deleted = datasets.deleted_among(session, (job.dataset_id for job in rows))
+    return [
+        job_out(
+            job, stored_bytes=job_bytes(settings, job), dataset_deleted=job.dataset_id in deleted
+        )
+        for job in rows
+    ]
+
+
+def one_job_out(session: Session, settings: Settings, job: Job) -> JobOut:
+    return jobs_out(session, settings, [job])[0]
+
+
+def job_out(job: Job, *, stored_bytes: int, dataset_deleted: bool) -> JobOut:
     fraction = job.step / job.total_steps if job.total_steps else 0.0
     if job.status == JobStatus.SUCCEEDED:
         fraction = 1.0
@@ -19,6 +38,7 @@ def job_out(job: Job) -> JobOut:
         id=job.id,
         method=job.method,
         dataset_id=job.dataset_id,
+        dataset_deleted=dataset_deleted,
         eval_dataset_id=job.eval_dataset_id,
         backbone=job.backbone,
         image_size=job.image_size,
@@ -42,6 +62,7 @@ def job_out(job: Job) -> JobOut:
         wall_seconds=round(job.wall_seconds, 1),
         max_wall_seconds=job.max_wall_seconds,
         model_id=job.model_id,
+        stored_bytes=stored_bytes,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -13,6 +13,7 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
 from api.in_flight import InFlightLimit
 from api.lookups import model_or_404
+from api.routes.models.views import models_out
 from api.schemas.common import ERROR, MAX_SQL_INT, Page
 from api.schemas.models import (
     EmbedRequest,
@@ -52,19 +53,19 @@ IMAGE_BODY = {
 @router.get("", response_model=Page[ModelOut])
 def list_models(
     session: SessionDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> Page[ModelOut]:
     """Trained models, newest first."""
     rows, total = trained_models.list_models(session, limit=limit, offset=offset)
-    items = [ModelOut.model_validate(m) for m in rows]
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    return Page(items=models_out(session, settings, rows), total=total, limit=limit, offset=offset)
 
 
 @router.get("/{model_id}", response_model=ModelOut)
-def get_model(model_id: str, session: SessionDep) -> ModelOut:
-    """One model: method, backbone, resolution, embedding size, final metrics."""
-    return ModelOut.model_validate(model_or_404(session, model_id))
+def get_model(model_id: str, session: SessionDep, settings: SettingsDep) -> ModelOut:
+    """One model: method, backbone, resolution, embedding size, final metrics, stored bytes."""
+    return models_out(session, settings, [model_or_404(session, model_id)])[0]
 
 
 @router.post("/{model_id}/warmup", response_model=WarmupResponse)

@@ -12,7 +12,9 @@ A pass does two things:
 Dataset ingests, linear probes and dataset embeddings (``api.core.persistence.model_tasks``)
 get the same two treatments: a lost lease puts them back in the queue (or fails them after
 ``max_job_attempts``), and one nobody claimed is sent again. A pass also removes dataset
-uploads that an API process killed mid-upload left behind (``api.core.incoming``).
+uploads that an API process killed mid-upload left behind (``api.core.incoming``), and
+every ``RECLAIM_EVERY_SECONDS`` the folders no row points at and the decoded images no
+dataset needs (``api.core.reclaim``).
 
 Every API process runs one, but only one pass runs at a time anywhere (``exclusive_pass``:
 a PostgreSQL advisory lock, or a file lock beside a SQLite database). Correctness does not
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -35,6 +38,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from api.core import reclaim
 from api.core.incoming import sweep_stale_uploads
 from api.core.persistence import jobs, model_tasks
 from api.core.persistence.db import session_scope
@@ -56,11 +60,15 @@ log = logging.getLogger(__name__)
 # Key of the PostgreSQL advisory lock held for the length of one pass: any fixed 64-bit
 # number that nothing else in the database uses as a lock key ("sslpt" in ASCII).
 ADVISORY_LOCK_KEY = 0x73_73_6C_70_74
+RECLAIM_EVERY_SECONDS = 600  # walking every artifact folder is not needed every pass
 
 
-def reconcile_once(settings: Settings, celery: Celery) -> list[str] | None:
+def reconcile_once(
+    settings: Settings, celery: Celery, reclaim_disk: bool = False
+) -> list[str] | None:
     """One pass; returns the ids of the jobs, probes and dataset embeddings published
-    again, or None if another reconciler holds the lock right now."""
+    again, or None if another reconciler holds the lock right now. With ``reclaim_disk``
+    it also removes folders no row points at and cache entries no dataset needs."""
     resend: list[tuple[str, str]] = []  # (task name, row id)
     with (
         session_scope(settings.resolved_database_url, tenant=None) as session,
@@ -71,6 +79,8 @@ def reconcile_once(settings: Settings, celery: Celery) -> list[str] | None:
         resend += [(RUN_JOB_TASK, i) for i in _handle_expired_leases(session, settings)]
         resend += [(RUN_JOB_TASK, i) for i in _stale_waiting(session, settings)]
         resend += _model_tasks(session, settings)
+        if reclaim_disk:
+            reclaim.sweep(settings, session)
     sweep_stale_uploads(settings)
     for task, row_id in resend:
         REQUEUES.labels(task).inc()
@@ -167,9 +177,13 @@ def _file_lock(path: Path) -> Iterator[bool]:
 
 
 async def reconcile_forever(settings: Settings, celery: Celery) -> None:
+    next_reclaim = 0.0  # the first pass reclaims, then one every RECLAIM_EVERY_SECONDS
     while True:
+        reclaim_disk = time.monotonic() >= next_reclaim
         try:
-            await run_in_threadpool(reconcile_once, settings, celery)
+            await run_in_threadpool(reconcile_once, settings, celery, reclaim_disk)
+            if reclaim_disk:
+                next_reclaim = time.monotonic() + RECLAIM_EVERY_SECONDS
         except Exception:
             log.warning("reconcile pass failed; retrying", exc_info=True)
         await asyncio.sleep(settings.reconcile_interval_seconds)

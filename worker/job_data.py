@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.core.settings import Settings
 from ssl_engine.data.cache import build_uint8_cache
 from ssl_engine.data.formats import UnreadableFile
 from ssl_engine.data.rows import Images
@@ -40,13 +41,16 @@ class JobImages:
 
 
 def load_job_images(
-    root: Path, image_size: int, cache_dir: Path, max_bad_fraction: float
+    root: Path, image_size: int, cache_dir: Path, max_bad_fraction: float, max_cache_bytes: int = 0
 ) -> JobImages:
-    """The decoded images of ``root``; JobInputError when too many are unreadable."""
+    """The decoded images of ``root``; JobInputError when too many are unreadable. The
+    cache entry is held (never evicted) while the images are in use."""
     if not root.is_dir():
         raise JobInputError(f"dataset folder {root} no longer exists")
     scan = scan_image_folder(root)
-    cached = build_uint8_cache(root, scan.files, image_size, cache_dir)
+    cached = build_uint8_cache(
+        root, scan.files, image_size, cache_dir, max_cache_bytes=max_cache_bytes
+    )
     loaded = JobImages(
         images=cached.images,
         files=cached.select(scan.files),
@@ -56,6 +60,18 @@ def load_job_images(
     )
     _check_bad_fraction(root, loaded, max_bad_fraction)
     return loaded
+
+
+def dataset_images(settings: Settings, root: Path, image_size: int) -> JobImages:
+    """``load_job_images`` with the service's cache folder, cache budget and the share of
+    unreadable files it tolerates."""
+    return load_job_images(
+        root,
+        image_size,
+        settings.cache_dir,
+        settings.max_bad_image_fraction,
+        settings.image_cache_max_bytes,
+    )
 
 
 def _check_bad_fraction(root: Path, loaded: JobImages, max_bad_fraction: float) -> None:

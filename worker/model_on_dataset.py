@@ -15,7 +15,7 @@ from ssl_engine.acceleration import resolve_device
 from ssl_engine.inference import load_for_inference
 from ssl_engine.methods.base import Method
 from ssl_engine.recipe import Recipe
-from worker.job_data import JobImages, JobInputError, load_job_images
+from worker.job_data import JobImages, JobInputError, dataset_images
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,6 @@ def load_model_and_images(
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     device = resolve_device(settings.device)
-    data = load_job_images(
-        spec.dataset_path,
-        spec.recipe.input_size,
-        settings.cache_dir,
-        settings.max_bad_image_fraction,
-    )
+    data = dataset_images(settings, spec.dataset_path, spec.recipe.input_size)
     model = load_for_inference(spec.weights_path, spec.recipe, device)
     return model, data, device

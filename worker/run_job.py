@@ -33,7 +33,7 @@ from ssl_engine.train_config import TrainConfig
 from ssl_engine.trainer import NonFiniteLossError, TrainResult, train
 from worker.db_retry import retry_final_write
 from worker.heartbeat import StopReason, job_heartbeat
-from worker.job_data import JobImages, JobInputError, describe_skipped, load_job_images
+from worker.job_data import JobImages, JobInputError, dataset_images, describe_skipped
 from worker.job_hooks import DatabaseHooks
 from worker.job_spec import JobSpec, job_spec
 from worker.publish_model import publish_model
@@ -116,12 +116,7 @@ def _separate_evaluator(settings: Settings, spec: JobSpec) -> KnnEvaluator | Non
     """The online kNN of a separate labeled dataset: its held-out split is scored against
     the rest of it, which is the bank (the protocol of the job's own split)."""
     assert spec.eval_dataset_path is not None
-    labeled = load_job_images(
-        Path(spec.eval_dataset_path),
-        spec.recipe.input_size,
-        settings.cache_dir,
-        settings.max_bad_image_fraction,
-    )
+    labeled = dataset_images(settings, Path(spec.eval_dataset_path), spec.recipe.input_size)
     if labeled.labels is None:
         raise JobInputError(f"evaluation dataset at {spec.eval_dataset_path} has no classes")
     _, evaluator = hold_out_for_knn(
@@ -135,12 +130,7 @@ def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[Tra
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     device = resolve_device(settings.device)
-    data = load_job_images(
-        Path(spec.dataset_path),
-        spec.recipe.input_size,
-        settings.cache_dir,
-        settings.max_bad_image_fraction,
-    )
+    data = dataset_images(settings, Path(spec.dataset_path), spec.recipe.input_size)
     images, labels, evaluator = data.images, None, None
     if spec.eval_dataset_path is not None:  # all the job's images train; kNN on the other
         evaluator = _separate_evaluator(settings, spec)

@@ -1,10 +1,11 @@
-"""Using a running service over HTTP: methods, datasets, jobs and embeddings."""
+"""Using a running service over HTTP: methods, datasets, jobs, models and search."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -25,6 +27,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 FINISHED = {"succeeded", "failed", "cancelled"}
+PENDING = {"ingesting", "queued", "running"}  # a dataset's state, or a probe's/embedding's
+POLL_SECONDS = 0.5
 ApiUrl = Annotated[
     str | None, typer.Option("--api-url", envvar="SSLPT_API_URL", help="API base URL.")
 ]
@@ -67,22 +71,29 @@ def list_methods(api_url: ApiUrl = None) -> None:
 
 
 NoWait = Annotated[
-    bool, typer.Option("--no-wait", help="Return once queued, without waiting for the ingest.")
+    bool, typer.Option("--no-wait", help="Return once queued, without waiting for the end.")
 ]
 
 
-def _until_ingested(client: SslptClient, dataset: dict[str, Any], no_wait: bool) -> None:
-    """Print the dataset once its ingest ended (a spinner meanwhile; exit 1 if it failed),
-    or at once with ``--no-wait``."""
+def _until_done(
+    item: dict[str, Any],
+    fetch: Callable[[str], dict[str, Any]],
+    label: str,
+    no_wait: bool,
+    field: str = "status",
+) -> None:
+    """Print ``item`` once its work ended (polling ``fetch`` by id under a spinner showing
+    ``item[field]``; exit 1 if it failed), or at once with ``--no-wait``."""
     if not no_wait:
-        with err_console.status(f"ingesting {dataset['name']} (unpacking and scanning)"):
-            while dataset["state"] == "ingesting":
-                time.sleep(0.5)
+        with err_console.status(f"{label}: {item[field]}") as spinner:
+            while item[field] in PENDING:
+                time.sleep(POLL_SECONDS)
                 with _reported():
-                    dataset = client.dataset(dataset["id"])
-    _print_json(dataset)
-    if dataset["state"] == "failed":
-        err_console.print(f"[red]error[/red] dataset failed: {dataset['failure_reason']}")
+                    item = fetch(item["id"])
+                spinner.update(f"{label}: {item[field]}")
+    _print_json(item)
+    if item[field] == "failed":
+        err_console.print(f"[red]error[/red] {label} failed: {item['failure_reason']}")
         raise typer.Exit(1)
 
 
@@ -93,7 +104,7 @@ def datasets_add(name: str, path: Path, no_wait: NoWait = False, api_url: ApiUrl
     client = _client(api_url)
     with _reported():
         dataset = client.add_dataset(name, str(path.expanduser().resolve()))
-    _until_ingested(client, dataset, no_wait)
+    _until_done(dataset, client.dataset, f"dataset {name}", no_wait, field="state")
 
 
 @datasets_app.command("upload")
@@ -105,7 +116,7 @@ def datasets_upload(
     client = _client(api_url)
     with _reported():
         dataset = client.upload_dataset(name, archive)
-    _until_ingested(client, dataset, no_wait)
+    _until_done(dataset, client.dataset, f"dataset {name}", no_wait, field="state")
 
 
 @datasets_app.command("list")
@@ -287,3 +298,113 @@ def embed(
     """Embed image FILES with a trained model; prints the JSON response."""
     with _reported():
         _print_json(_client(api_url).embed(model_id, files, normalize))
+
+
+@app.command("export")
+def export(
+    model_id: str,
+    fmt: Annotated[
+        str, typer.Option("--format", help="safetensors (backbone weights), torchscript or onnx.")
+    ] = "safetensors",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write, or a folder for the server's name."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    api_url: ApiUrl = None,
+) -> None:
+    """Download a model as a zip of the file in FORMAT and its model card (default name:
+    <model id>-<format>.zip)."""
+    with _reported():
+        try:
+            path = _client(api_url).export(model_id, fmt, output, overwrite=force)
+        except OSError as error:
+            hint = " (--force overwrites it)" if isinstance(error, FileExistsError) else ""
+            where = escape(str(error.filename))
+            err_console.print(f"[red]error[/red] {where}: {error.strerror}{hint}")
+            raise typer.Exit(1) from error
+    console.print(f"{escape(str(path))} ({path.stat().st_size} bytes)")
+
+
+DatasetOption = Annotated[str, typer.Option("--dataset", help="Dataset id.")]
+
+
+@app.command("evaluate")
+def evaluate(
+    model_id: str, dataset: DatasetOption, no_wait: NoWait = False, api_url: ApiUrl = None
+) -> None:
+    """Linear-probe a model on a labeled dataset; print the evaluation (with top1) once it
+    ended, exit code 1 if it failed."""
+    client = _client(api_url)
+    with _reported():
+        evaluation = client.evaluate(model_id, dataset)
+    _until_done(evaluation, client.evaluation, f"evaluation {evaluation['id']}", no_wait)
+
+
+@app.command("embeddings")
+def embeddings(
+    model_id: str, dataset: DatasetOption, no_wait: NoWait = False, api_url: ApiUrl = None
+) -> None:
+    """Embed and index a whole dataset with a model for sslpt search; print the dataset
+    embedding once it ended, exit code 1 if it failed."""
+    client = _client(api_url)
+    with _reported():
+        embedding = client.embed_dataset(model_id, dataset)
+    _until_done(embedding, client.dataset_embedding, f"embedding {embedding['id']}", no_wait)
+
+
+def _read_vector(source: Path) -> list[float]:
+    """A JSON list of numbers from a file, or from stdin for ``-``."""
+    text = sys.stdin.read() if str(source) == "-" else source.read_text()
+    try:
+        vector = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise typer.BadParameter(f"not JSON: {error}", param_hint="--vector") from error
+    if not isinstance(vector, list) or not all(isinstance(v, int | float) for v in vector):
+        raise typer.BadParameter("must be a JSON list of numbers", param_hint="--vector")
+    return [float(v) for v in vector]
+
+
+@app.command("search")
+def search(
+    model_id: str,
+    image: Annotated[
+        Path | None,
+        typer.Option(help="Image file to search with.", exists=True, dir_okay=False),
+    ] = None,
+    vector: Annotated[
+        Path | None,
+        typer.Option(
+            help="Or a JSON file of an embedding of this model (- for stdin).",
+            exists=True,
+            dir_okay=False,
+            allow_dash=True,
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset id (default: the newest embedded one).")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", help="How many neighbours (at most 100).")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON answer.")] = False,
+    api_url: ApiUrl = None,
+) -> None:
+    """The K dataset items nearest (cosine) to an image or a vector, most similar first.
+    The dataset must have been embedded with the model first (sslpt embeddings)."""
+    query: Path | list[float]
+    if image is not None and vector is None:
+        query = image
+    elif vector is not None and image is None:
+        query = _read_vector(vector)
+    else:
+        raise typer.BadParameter("give exactly one of --image and --vector")
+    with _reported():
+        found = _client(api_url).search(model_id, query, dataset_id=dataset, k=k)
+    if as_json:
+        _print_json(found)
+        return
+    title = f"dataset {found['dataset_id']} (embedding {found['embedding_id']})"
+    table = Table("rank", "score", "label", "path", title=title)
+    for rank, hit in enumerate(found["results"], start=1):
+        label, path = escape(hit["label"] or ""), escape(hit["path"])  # the dataset's names
+        table.add_row(str(rank), f"{hit['score']:.4f}", label, path)
+    console.print(table)

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         description="Bytes a tenant may store under the data directory before new uploads "
         "and jobs are refused (429); 0 = no limit; PUT /v1/tenants/{id} overrides it.",
     )
+    image_cache_max_bytes: int = Field(
+        32 * 2**30,
+        ge=0,
+        description="Size budget of the decoded-image cache (shared by all tenants, counted "
+        "for none): past it, the least recently used entries no running task holds are "
+        "removed; 0 = no budget.",
+    )
     keep_checkpoints: int = Field(
         2, ge=1, le=100, description="Newest checkpoints a running job keeps on disk."
     )

@@ -9,6 +9,10 @@ last, so a crash never leaves a half-written cache that looks complete.
 
 Files that fail to decode are skipped. ``CachedImages.kept`` maps each cached row to its
 index in ``files``, so per-file values (labels) stay aligned: ``cached.select(labels)``.
+
+The cache keeps within ``max_cache_bytes`` by evicting the least recently used entries
+that no process is using (``cache_budget``); the entry just built or reused is in use for
+as long as its images tensor lives.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ssl_engine.data.cache_budget import evict_to_budget, hold
 from ssl_engine.data.formats import MAX_PIXELS, ImageDecodeError, UnreadableFile, load_square
 
 CACHE_FORMAT_VERSION = 1  # bump when the decoding or the file layout changes
@@ -71,17 +76,28 @@ def build_uint8_cache(
     image_size: int,
     cache_dir: Path,
     max_pixels: int = MAX_PIXELS,
+    max_cache_bytes: int = 0,
 ) -> CachedImages:
-    """Decode ``files`` (relative to ``root``) into a cache in ``cache_dir``, or reuse it."""
+    """Decode ``files`` (relative to ``root``) into a cache in ``cache_dir``, or reuse it;
+    then evict other entries past ``max_cache_bytes`` (0: no budget)."""
     if image_size < 1:
         raise ValueError(f"image_size must be >= 1, got {image_size}")
     root, cache_dir = Path(root), Path(cache_dir)
     key = cache_key(root, files, image_size)
     images_path, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
     cached = _load(images_path, meta_path, files, image_size)
-    if cached is not None:
-        return cached
+    if cached is None:
+        cached = _build(root, files, image_size, cache_dir, key, max_pixels)
+    hold(cached.path, owner=cached.images)
+    evict_to_budget(cache_dir, max_cache_bytes)
+    return cached
 
+
+def _build(
+    root: Path, files: Sequence[str], image_size: int, cache_dir: Path, key: str, max_pixels: int
+) -> CachedImages:
+    """Decode into temporaries, then rename them into place as entry ``key``."""
+    images_path, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
     cache_dir.mkdir(parents=True, exist_ok=True)
     temporaries: list[Path] = []
     try:
@@ -98,7 +114,11 @@ def build_uint8_cache(
         del raw
 
         meta_tmp = _temporary(cache_dir, key, temporaries)
-        meta = {"num_files": len(files), "failed": sorted(failures.items())}
+        meta = {
+            "num_files": len(files),
+            "failed": sorted(failures.items()),
+            "root": str(root.resolve()),
+        }
         meta_tmp.write_text(json.dumps(meta))
         os.replace(meta_tmp, meta_path)
         os.replace(final_path, images_path)

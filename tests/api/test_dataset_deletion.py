@@ -3,6 +3,7 @@ still needs it; the work made from it keeps naming it."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -12,6 +13,8 @@ from api.core.persistence import jobs
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT, JobStatus
 from api.core.settings import Settings
+from ssl_engine.data.cache import build_uint8_cache
+from ssl_engine.data.cache_budget import entries
 from tests.image_folders import make_image_folder, zip_folder
 from tests.ingest import register, upload
 
@@ -25,8 +28,13 @@ def test_an_uploaded_dataset_is_deleted_with_its_files(
     assert dataset["state"] == "ready"
     files = uploaded_dataset_dir(settings, LOCAL_TENANT, dataset["id"])
     assert any(files.rglob("*.png"))
+    images = sorted(str(p.relative_to(files)) for p in files.rglob("*.*"))
+    build_uint8_cache(files, images, 16, settings.cache_dir)  # as a job on it would
+    gc.collect()
+    assert len(list(entries(settings.cache_dir))) == 1
     assert client.delete(f"/v1/datasets/{dataset['id']}").status_code == 204
     assert not files.exists()
+    assert list(entries(settings.cache_dir)) == []  # its decoded images went too
     assert client.get(f"/v1/datasets/{dataset['id']}").status_code == 404
     assert client.delete(f"/v1/datasets/{dataset['id']}").status_code == 404
     assert client.get("/v1/datasets").json()["total"] == 0

@@ -13,11 +13,8 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,45 +22,21 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-import uvicorn
 
 from api.core.settings import Settings
 from api.main import create_app
 from tests.image_folders import image_bytes
+from tests.served_app import served_in_thread
 from worker.ingest import ingest_dataset
 
 PACKAGE = "sslpt_generated_client"
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def base_url(settings: Settings) -> Iterator[str]:
-    """The app served over HTTP by uvicorn in a thread of this process."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, run_reconciler=False),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_in_thread(settings) as url:
+        yield url
 
 
 @pytest.fixture

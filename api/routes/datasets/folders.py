@@ -11,7 +11,9 @@ from fastapi import APIRouter, Query, Response
 
 from api.core.artifacts import uploaded_dataset_dir
 from api.core.persistence import datasets
+from api.core.persistence.db import session_scope
 from api.core.persistence.tables import utcnow
+from api.core.reclaim import forget_cached_images
 from api.core.settings import Settings
 from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, not_found
@@ -102,8 +104,9 @@ def delete_dataset(dataset_id: str, session: SessionDep, settings: SettingsDep) 
     """Delete a dataset: an uploaded one's files go; a registered folder is never touched.
 
     409 ``dataset_in_use`` while its ingest, or a job, probe or dataset embedding using it,
-    is unfinished. The work made from it keeps naming it (its ``dataset_id``); the dataset
-    itself is a 404 from then on.
+    is unfinished. The work made from it keeps naming it (its ``dataset_id``, with
+    ``dataset_deleted``); the dataset itself is a 404 from then on. Its decoded images leave
+    the shared cache unless another dataset (of any tenant) is the same folder.
     """
     dataset = datasets.get_dataset(session, dataset_id)
     if dataset is None:
@@ -120,4 +123,6 @@ def delete_dataset(dataset_id: str, session: SessionDep, settings: SettingsDep) 
     datasets.mark_deleted(session, dataset)
     session.commit()  # the row first: a crash now leaves files no live row points at
     shutil.rmtree(uploaded, ignore_errors=True)  # absent for a registered folder
+    with session_scope(settings.resolved_database_url, tenant=None) as every_tenant:
+        forget_cached_images(settings, every_tenant, dataset.path)
     return Response(status_code=204)

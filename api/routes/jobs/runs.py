@@ -141,8 +141,7 @@ def list_jobs(
 
 @router.get("/{job_id}", response_model=JobOut)
 def get_job(job_id: str, session: SessionDep, settings: SettingsDep) -> JobOut:
-    """Status, progress, latest metrics, failure reason, model id and stored bytes of one
-    job."""
+    """Status, progress, latest metrics, failure reason, model id, stored bytes of a job."""
     return one_job_out(session, settings, get_job_or_404(session, job_id))
 
 

@@ -4,6 +4,11 @@ export function shortId(id) {
   return id ? id.slice(0, 8) : "";
 }
 
+/** How a job or model names its dataset: its name, or its short id marked deleted. */
+export function datasetLabel(name, id, deleted) {
+  return deleted ? `${shortId(id)} (deleted)` : name || shortId(id);
+}
+
 export function number(value, digits = 3) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   const magnitude = Math.abs(value);

@@ -1,7 +1,9 @@
 // #/datasets: register a folder on the server, list what is registered. A new dataset is
-// "ingesting" until the ingest worker has scanned it; the list polls until none is.
+// "ingesting" until the ingest worker has scanned it; the list polls until none is. Each
+// row can be deleted.
 
 import { getJson, postJson } from "../api.js";
+import { deleteButton } from "../delete.js";
 import { h, uid } from "../dom.js";
 import { bytes, dateTime, shortId } from "../format.js";
 import { errorBox, notice } from "../widgets.js";
@@ -58,8 +60,8 @@ function stateCell(d) {
   return d.state === "failed" ? h("td", { title: d.failure_reason || "" }, badge, h("div", { class: "muted small" }, d.failure_reason || "")) : h("td", {}, badge);
 }
 
-function datasetRow(d) {
-  return h("tr", { "data-dataset-id": d.id },
+function datasetRow(d, messages, onDeleted) {
+  const row = h("tr", { "data-dataset-id": d.id },
     h("td", {}, h("strong", {}, d.name), h("div", { class: "mono muted" }, shortId(d.id))),
     stateCell(d),
     h("td", { class: "mono path" }, d.path),
@@ -71,16 +73,25 @@ function datasetRow(d) {
       ? h("span", { title: d.unreadable.map((u) => `${u.path}: ${u.reason}`).join("\n") }, d.unreadable_count)
       : "0"),
     h("td", {}, dateTime(d.created_at)),
-    h("td", {}, d.state === "ready" ? h("a", { class: "button", href: `#/submit?dataset=${d.id}` }, "Train on it") : ""));
+    h("td", {}, h("div", { class: "actions" },
+      d.state === "ready" && h("a", { class: "button", href: `#/submit?dataset=${d.id}` }, "Train on it"),
+      deleteButton({ kind: "dataset", id: d.id, name: d.name, messages, onDeleted: () => onDeleted(row) }))));
+  return row;
 }
 
 export async function datasetsView(main, { signal }) {
   const body = h("tbody");
+  const messages = h("div");
+  const emptyRow = () => h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No dataset yet."));
+  const removeRow = (row) => {
+    row.remove();
+    if (!body.rows.length) body.append(emptyRow());
+  };
   let timer = null;
   const load = async () => {
     const page = await getJson("/v1/datasets?limit=500", { signal });
-    body.replaceChildren(...page.items.map(datasetRow));
-    if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No dataset yet.")));
+    body.replaceChildren(...page.items.map((d) => datasetRow(d, messages, removeRow)));
+    if (!page.items.length) body.append(emptyRow());
     clearTimeout(timer);
     if (page.items.some((d) => d.state === "ingesting") && !signal.aborted) {
       timer = setTimeout(() => load().catch(() => {}), 1000);
@@ -90,6 +101,7 @@ export async function datasetsView(main, { signal }) {
   main.append(
     h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Datasets")),
     registerForm(() => load().catch(() => {})),
+    messages,
     h("div", { class: "table-wrap" }, h("table", {},
       h("caption", { class: "visually-hidden" }, "Registered datasets"),
       h("thead", {}, h("tr", {}, ["Dataset", "State", "Folder", "Images", "Classes", "Size", "Bytes", "Unreadable", "Registered", ""]

@@ -1,9 +1,13 @@
-// #/jobs/<id>: one job's progress, curves, events and hyperparameters, live; cancel.
+// #/jobs/<id>: one job's progress, curves, events and hyperparameters, live; cancel, and
+// delete once finished.
 
 import { getJson, postJson } from "../api.js";
 import { lineChart } from "../chart.js";
+import { deleteButton } from "../delete.js";
 import { fill, h } from "../dom.js";
-import { dateTime, duration, imagesPerSecond, number, shortId } from "../format.js";
+import {
+  bytes, datasetLabel, dateTime, duration, imagesPerSecond, number, shortId,
+} from "../format.js";
 import { follow } from "../live.js";
 import {
   FINISHED, definitions, errorBox, liveIndicator, notice, progressCell, statusBadge,
@@ -115,7 +119,10 @@ export async function jobView(main, { params: [jobId], signal }) {
       statusBadge(job.status), live,
       h("div", { class: "actions" },
         job.model_id && h("a", { class: "button", href: `#/models/${job.model_id}` }, "Open the model"),
-        button));
+        button,
+        FINISHED.has(job.status) && deleteButton({
+          kind: "job", id: job.id, name: shortId(job.id), messages: message, leaveTo: "#/jobs", label: "Delete job",
+        })));
     const p = job.progress;
     fill(summary,
       h("h2", { id: "job-progress" }, "Progress"),
@@ -123,7 +130,8 @@ export async function jobView(main, { params: [jobId], signal }) {
       job.failure_reason && errorBox({ message: job.failure_reason, code: "failed", status: "" }),
       definitions([
         ["method", job.method], ["backbone", job.backbone],
-        ["dataset", h("a", { href: "#/datasets" }, datasetName || shortId(job.dataset_id))],
+        ["dataset", job.dataset_deleted ? datasetLabel("", job.dataset_id, true)
+          : h("a", { href: "#/datasets" }, datasetLabel(datasetName, job.dataset_id, false))],
         ["epoch", `${Math.min(p.epoch + 1, job.epochs)} of ${job.epochs}`],
         ["step", `${p.step} of ${p.total_steps || "?"}`],
         ["speed", imagesPerSecond(p.images_per_sec)],
@@ -132,6 +140,7 @@ export async function jobView(main, { params: [jobId], signal }) {
         ["seed", job.seed], ["attempts", job.attempts],
         ["created", dateTime(job.created_at)], ["started", dateTime(job.started_at)],
         ["finished", dateTime(job.finished_at)],
+        ["stored", bytes(job.stored_bytes)],
         ["model", job.model_id ? h("a", { href: `#/models/${job.model_id}`, class: "mono" }, shortId(job.model_id)) : null],
         ...Object.entries(job.latest_metrics).filter(([k]) => k === "loss" || k === "knn_top1")
           .map(([k, v]) => [`latest ${k}`, number(v, 4)]),

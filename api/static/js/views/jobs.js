@@ -1,11 +1,13 @@
-// #/jobs: every job with its progress, live, filterable by status.
+// #/jobs: every job with its progress, live, filterable by status; a finished one can be
+// deleted.
 
 import { getJson } from "../api.js";
+import { deleteButton, takeDeletedNotice } from "../delete.js";
 import { fill, h } from "../dom.js";
-import { dateTime, shortId } from "../format.js";
+import { datasetLabel, dateTime, shortId } from "../format.js";
 import { follow } from "../live.js";
 import {
-  JOB_STATUSES, errorBox, etaText, liveIndicator, progressCell, speedText, statusBadge,
+  FINISHED, JOB_STATUSES, errorBox, etaText, liveIndicator, progressCell, speedText, statusBadge,
 } from "../widgets.js";
 
 const PAGE_SIZE = 50;
@@ -17,16 +19,17 @@ function jobsUrl(statuses, offset) {
   return `/v1/jobs?${query}`;
 }
 
-function row(job, datasetNames) {
+function row(job, datasetNames, deleteAction) {
   return h("tr", { "data-job-id": job.id, "data-status": job.status },
     h("td", {}, h("a", { href: `#/jobs/${job.id}`, class: "mono" }, shortId(job.id))),
     h("td", {}, job.method, h("span", { class: "muted" }, ` · ${job.backbone}`)),
-    h("td", {}, datasetNames.get(job.dataset_id) || shortId(job.dataset_id)),
+    h("td", {}, datasetLabel(datasetNames.get(job.dataset_id), job.dataset_id, job.dataset_deleted)),
     h("td", {}, statusBadge(job.status)),
     h("td", { class: "cell-progress" }, progressCell(job)),
     h("td", { class: "num" }, speedText(job)),
     h("td", { class: "num" }, etaText(job)),
     h("td", {}, dateTime(job.created_at)),
+    h("td", {}, FINISHED.has(job.status) && deleteAction(job)),
   );
 }
 
@@ -46,9 +49,10 @@ export async function jobsView(main, { query, signal, navigate }) {
   const live = liveIndicator();
   const body = h("tbody");
   const pager = h("div", { class: "pager" });
+  const messages = h("div", {}, takeDeletedNotice());
   const table = h("table", { class: "jobs" },
     h("caption", { class: "visually-hidden" }, "Jobs, newest first"),
-    h("thead", {}, h("tr", {}, ["Job", "Method", "Dataset", "Status", "Progress", "Speed", "ETA", "Created"]
+    h("thead", {}, h("tr", {}, ["Job", "Method", "Dataset", "Status", "Progress", "Speed", "ETA", "Created", ""]
       .map((title) => h("th", { scope: "col" }, title)))),
     body);
   const toHash = (nextStatuses, nextOffset) => {
@@ -60,6 +64,7 @@ export async function jobsView(main, { query, signal, navigate }) {
     h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Jobs"), live,
       h("a", { class: "button", href: "#/submit" }, "Submit a job")),
     statusFilter(statuses, (next) => navigate(toHash(next, 0))),
+    messages,
     h("div", { class: "table-wrap" }, table),
     pager,
   );
@@ -72,8 +77,17 @@ export async function jobsView(main, { query, signal, navigate }) {
   );
   const datasetNames = new Map();
   const rows = new Map();
+  const deleteAction = (job) => deleteButton({
+    kind: "job", id: job.id, name: shortId(job.id), messages,
+    onDeleted: () => {
+      rows.get(job.id)?.remove();
+      rows.delete(job.id);
+      total -= 1;
+      drawPager();
+    },
+  });
   const render = (job) => {
-    const fresh = row(job, datasetNames);
+    const fresh = row(job, datasetNames, deleteAction);
     const old = rows.get(job.id);
     if (old) old.replaceWith(fresh);
     rows.set(job.id, fresh);
@@ -91,7 +105,7 @@ export async function jobsView(main, { query, signal, navigate }) {
     rows.clear();
     body.replaceChildren(...page.items.map(render));
     if (!page.items.length) {
-      body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" },
+      body.append(h("tr", {}, h("td", { colspan: 9, class: "muted" },
         statuses.length ? "No job with these statuses." : "No job yet: submit one.")));
     }
     total = page.total;

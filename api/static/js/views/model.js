@@ -1,9 +1,10 @@
 // #/models/<id>: what the model is, its downloads, an embed-an-image box with nearest
-// neighbours in its training set, and a 2-D map of that set's embeddings.
+// neighbours in its training set, a 2-D map of that set's embeddings, and delete.
 
 import { download, getJson, hasRoute, postForm, postJson } from "../api.js";
+import { deleteButton } from "../delete.js";
 import { fill, h, uid } from "../dom.js";
-import { dateTime, number, shortId } from "../format.js";
+import { bytes, datasetLabel, dateTime, number, shortId } from "../format.js";
 import { scatterMap } from "../scatter.js";
 import { definitions, errorBox, notice, statusBadge } from "../widgets.js";
 
@@ -167,16 +168,23 @@ export async function modelView(main, { params: [modelId], signal }) {
   document.title = `model ${shortId(model.id)} · sslpt`;
   const dataset = await getJson(`/v1/datasets/${model.dataset_id}`, { signal }).catch(() => null);
   const metrics = Object.entries(model.metrics).filter(([, v]) => typeof v === "number");
+  const message = h("div");
   main.append(
-    h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Model ", h("span", { class: "mono" }, shortId(model.id)))),
+    h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Model ", h("span", { class: "mono" }, shortId(model.id))),
+      h("div", { class: "actions" }, deleteButton({
+        kind: "model", id: model.id, name: shortId(model.id), messages: message, leaveTo: "#/models", label: "Delete model",
+      }))),
+    message,
     h("section", { class: "panel", "aria-labelledby": "model-facts" },
       h("h2", { id: "model-facts" }, "About"),
       definitions([
         ["method", model.method], ["backbone", model.backbone],
         ["input size", `${model.image_size} px`], ["embedding size", model.embed_dim],
         ["trained by", h("a", { href: `#/jobs/${model.job_id}`, class: "mono" }, `job ${shortId(model.job_id)}`)],
-        ["training set", dataset ? `${dataset.name} (${dataset.image_count} images)` : shortId(model.dataset_id)],
+        ["training set", dataset ? `${dataset.name} (${dataset.image_count} images)`
+          : datasetLabel("", model.dataset_id, model.dataset_deleted)],
         ["created", dateTime(model.created_at)],
+        ["stored", bytes(model.stored_bytes)],
         ...metrics.map(([k, v]) => [k, number(v, 4)]),
       ])));
 

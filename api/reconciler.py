@@ -43,13 +43,21 @@ from api.core.incoming import sweep_stale_uploads
 from api.core.persistence import jobs, model_tasks
 from api.core.persistence.db import session_scope
 from api.core.persistence.model_tasks import TaskTable
-from api.core.persistence.tables import Dataset, DatasetEmbedding, Evaluation, JobStatus, utcnow
+from api.core.persistence.tables import (
+    Dataset,
+    DatasetEmbedding,
+    Evaluation,
+    Job,
+    JobStatus,
+    utcnow,
+)
 from api.core.queue import (
     EMBED_DATASET_TASK,
     EVALUATE_TASK,
     INGEST_TASK,
     RUN_JOB_TASK,
     BrokerUnavailable,
+    job_queue,
     publish,
 )
 from api.core.settings import Settings
@@ -69,30 +77,30 @@ def reconcile_once(
     """One pass; returns the ids of the jobs, probes and dataset embeddings published
     again, or None if another reconciler holds the lock right now. With ``reclaim_disk``
     it also removes folders no row points at and cache entries no dataset needs."""
-    resend: list[tuple[str, str]] = []  # (task name, row id)
+    resend: list[tuple[str, str, str | None]] = []  # (task name, row id, queue)
     with (
         session_scope(settings.resolved_database_url, tenant=None) as session,
         exclusive_pass(session) as mine,
     ):
         if not mine:
             return None
-        resend += [(RUN_JOB_TASK, i) for i in _handle_expired_leases(session, settings)]
-        resend += [(RUN_JOB_TASK, i) for i in _stale_waiting(session, settings)]
-        resend += _model_tasks(session, settings)
+        requeue = _handle_expired_leases(session, settings) + _stale_waiting(session, settings)
+        resend += [(RUN_JOB_TASK, job.id, job_queue(job.needs_gpu)) for job in requeue]
+        resend += [(task, row_id, None) for task, row_id in _model_tasks(session, settings)]
         if reclaim_disk:
             reclaim.sweep(settings, session)
     sweep_stale_uploads(settings)
-    for task, row_id in resend:
+    for task, row_id, queue in resend:
         REQUEUES.labels(task).inc()
         try:
-            publish(celery, task, row_id)
+            publish(celery, task, row_id, queue)
         except BrokerUnavailable:
             log.warning("reconciler: broker down; %s(%s) is sent again later", task, row_id)
-    return [row_id for _, row_id in resend]
+    return [row_id for _, row_id, _ in resend]
 
 
-def _handle_expired_leases(session: Session, settings: Settings) -> list[str]:
-    """Move every job whose lease ran out; returns the ids to re-queue."""
+def _handle_expired_leases(session: Session, settings: Settings) -> list[Job]:
+    """Move every job whose lease ran out; returns those to re-queue."""
     max_attempts = settings.max_job_attempts
     requeue = []
     for job in jobs.expired_leases(session, utcnow()):
@@ -110,17 +118,17 @@ def _handle_expired_leases(session: Session, settings: Settings) -> list[str]:
             lease_owner=None,
             lease_expires_at=None,
         ):
-            requeue.append(job.id)
+            requeue.append(job)
     return requeue
 
 
-def _stale_waiting(session: Session, settings: Settings) -> list[str]:
-    """Stamp jobs that waited too long for a worker; returns the ids to publish again."""
+def _stale_waiting(session: Session, settings: Settings) -> list[Job]:
+    """Stamp jobs that waited too long for a worker; returns those to publish again."""
     waiting_seconds = settings.requeue_waiting_after_seconds
     before = utcnow() - timedelta(seconds=waiting_seconds)
     reason = f"no worker claimed it for {waiting_seconds:g}s; message sent again"
     return [
-        job.id
+        job
         for job in jobs.waiting_since(session, before)
         if jobs.mark_resent(session, job.id, before, reason)
     ]

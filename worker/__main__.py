@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from api.core.queue import QUEUE, QUEUES
+from api.core.queue import GPU_QUEUE, QUEUE, QUEUES
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,9 +27,13 @@ def main(argv: list[str] | None = None) -> None:
 
     from api.core.settings import get_settings
     from worker.celery_app import celery_app
-    from worker.registration import Registration
+    from worker.registration import Registration, describe_device
 
-    registration = Registration(get_settings(), args.queue)
+    settings = get_settings()
+    queues = args.queue
+    if args.queue == QUEUE and describe_device(settings.device)[0].startswith("cuda"):
+        queues = f"{QUEUE},{GPU_QUEUE}"  # the jobs that need a GPU come to GPU workers only
+    registration = Registration(settings, queues)
     registration.start()
     try:
         celery_app.worker_main(
@@ -37,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
                 "worker",
                 "--pool=solo",
                 "--concurrency=1",
-                f"--queues={args.queue}",
+                f"--queues={queues}",
                 f"--loglevel={args.loglevel}",
                 f"--hostname=sslpt-{os.getpid()}@%h",
                 "--without-gossip",

@@ -21,8 +21,8 @@ from api.core.artifacts import checkpoints_dir
 from api.core.persistence import jobs
 from api.core.persistence.db import session_scope
 from api.core.persistence.leases import lease_owner
-from api.core.persistence.tables import JobStatus
-from api.core.queue import RUN_JOB_TASK, BrokerUnavailable, publish
+from api.core.persistence.tables import JobStatus, utcnow
+from api.core.queue import GPU_QUEUE, RUN_JOB_TASK, BrokerUnavailable, job_queue, publish
 from api.core.settings import Settings
 from ssl_engine.acceleration import resolve_device
 from ssl_engine.checkpoint import CheckpointWriteError
@@ -49,16 +49,23 @@ def run_job(settings: Settings, message_job_id: str) -> str | None:
     ``message_job_id``) only woke this worker: ``jobs.claim_next`` decides, so tenants
     take turns whatever order their messages arrived in. Every job has its own message,
     so each message claims one job. Returns the final status, or None if nothing was
-    claimable (a duplicate delivery, or the job already finished)."""
+    claimable (a duplicate delivery, or the job already finished).
+
+    A worker without a GPU never claims a job that needs one; when such a job is all that
+    waits, it passes the wake-up on to the GPU workers' queue (the message it consumed may
+    have been the only one left)."""
     url = settings.resolved_database_url
     owner = lease_owner()
     lease = timedelta(seconds=settings.lease_seconds)
+    has_gpu = resolve_device(settings.device).type == "cuda"
     with session_scope(url, tenant=None) as session:
-        job = jobs.claim_next(session, owner, lease)
+        job = jobs.claim_next(session, owner, lease, has_gpu)
         if job is None:
             log.info("message for job %s: no job left to claim; skipping", message_job_id)
+            if not has_gpu:
+                _wake_gpu_worker(jobs.fair_next(session, utcnow(), has_gpu=True))
             return None
-        job_id = job.id
+        job_id, needs_gpu = job.id, job.needs_gpu
         try:
             spec = job_spec(session, job)
         except JobInputError as error:  # claimed and failed in the same transaction
@@ -100,7 +107,7 @@ def run_job(settings: Settings, message_job_id: str) -> str | None:
         stopped = f"worker shut down at step {result.steps}; will resume from its checkpoint"
         status = _finish(url, job_id, owner, JobStatus.INTERRUPTED, stopped)
         if status == JobStatus.INTERRUPTED:
-            _requeue(job_id)
+            _requeue(job_id, job_queue(needs_gpu))
         return status
     log.warning("job %s: lease lost to another worker; stopped without writing", job_id)
     return None
@@ -191,10 +198,16 @@ def _current_status(url: str, job_id: str) -> str:
         return job.status if job else "missing"
 
 
-def _requeue(job_id: str) -> None:
+def _wake_gpu_worker(waiting_job_id: str | None) -> None:
+    """Send a job that only a GPU worker can claim to their queue (nothing if None)."""
+    if waiting_job_id is not None:
+        _requeue(waiting_job_id, GPU_QUEUE)
+
+
+def _requeue(job_id: str, queue: str) -> None:
     from worker.celery_app import celery_app
 
     try:
-        publish(celery_app, RUN_JOB_TASK, job_id)
+        publish(celery_app, RUN_JOB_TASK, job_id, queue)
     except BrokerUnavailable:  # the reconciler sends waiting jobs again
         log.warning("could not re-queue job %s; the reconciler will", job_id)

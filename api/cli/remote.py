@@ -162,6 +162,7 @@ def submit(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Hyperparameter KEY=VALUE.")
     ] = None,
+    gpu: Annotated[bool, typer.Option(help="Train only on a worker with a GPU.")] = False,
     idempotency_key: str | None = None,
     api_url: ApiUrl = None,
 ) -> None:
@@ -173,6 +174,7 @@ def submit(
         "batch_size": batch_size,
         "seed": seed,
         "hyperparameters": _parse_params(param or []),
+        "resources": {"gpu": gpu},
     }
     if backbone:
         spec["backbone"] = backbone

@@ -19,6 +19,7 @@ from api.core.settings import Settings
 log = logging.getLogger(__name__)
 
 QUEUE = "sslpt"  # training jobs, probes, dataset embeddings
+GPU_QUEUE = "sslpt-gpu"  # jobs that need a GPU: workers with one consume it besides QUEUE
 INGEST_QUEUE = "sslpt-ingest"  # unpacking and scanning datasets: never behind a training job
 RUN_JOB_TASK = "sslpt.run_job"
 EVALUATE_TASK = "sslpt.evaluate"
@@ -70,12 +71,19 @@ def create_celery(settings: Settings, include: Sequence[str] = ()) -> Celery:
     return app
 
 
-def publish(celery: Celery, task: str, row_id: str) -> None:
-    """Send ``row_id`` to the workers running ``task``; BrokerUnavailable if unreachable."""
+def job_queue(needs_gpu: bool) -> str:
+    """The queue a training job's message goes to: only GPU workers read GPU_QUEUE."""
+    return GPU_QUEUE if needs_gpu else QUEUE
+
+
+def publish(celery: Celery, task: str, row_id: str, queue: str | None = None) -> None:
+    """Send ``row_id`` to the workers running ``task`` (on ``queue``, else the task's own
+    queue); BrokerUnavailable if the broker is unreachable."""
     try:
         celery.send_task(
             task,
             args=[row_id],
+            queue=queue,
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         )
@@ -88,14 +96,16 @@ class HasId(Protocol):
     id: str
 
 
-def commit_and_publish(session: Session, celery: Celery, task: str, row: HasId) -> None:
+def commit_and_publish(
+    session: Session, celery: Celery, task: str, row: HasId, queue: str | None = None
+) -> None:
     """Commit the new queued ``row``, then send it; if sending fails, delete it again.
 
     Never a queued row without a message: the client gets the 503 and nothing was made.
     """
     session.commit()
     try:
-        publish(celery, task, row.id)
+        publish(celery, task, row.id, queue)
     except BrokerUnavailable:
         session.delete(row)
         session.commit()

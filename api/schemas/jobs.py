@@ -46,6 +46,16 @@ else:
     TrainingOptions = _training_options_model()
 
 
+class JobResources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gpu: bool = Field(
+        False,
+        description="Train only on a worker with a GPU (it waits for one); by default any "
+        "worker takes the job.",
+    )
+
+
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -66,6 +76,7 @@ class JobCreate(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     training: TrainingOptions = Field(default_factory=TrainingOptions)
+    resources: JobResources = Field(default_factory=JobResources)
     max_wall_seconds: int | None = Field(
         None,
         ge=1,
@@ -100,6 +111,7 @@ class JobOut(BaseModel):
     seed: int
     hyperparameters: dict[str, Any]
     training: dict[str, Any]
+    resources: JobResources
     status: str
     attempts: int
     progress: Progress

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from api.core.persistence import jobs
 from api.core.persistence.db import session_scope
 from api.core.persistence.tables import LOCAL_TENANT, JobStatus
-from api.core.queue import QUEUE
+from api.core.queue import GPU_QUEUE, QUEUE
 from api.core.settings import Settings
 from api.main import create_app
 from tests.ingest import register
@@ -165,3 +165,15 @@ def test_broker_down_is_503_and_leaves_no_job(
         assert response.status_code == 503
         assert response.json()["code"] == "broker_unavailable"
         assert client.get("/v1/jobs").json()["total"] == 0
+
+
+def test_a_job_that_needs_a_gpu_goes_to_the_gpu_workers_queue(
+    client: TestClient, dataset_id: str, settings: Settings
+) -> None:
+    job = client.post("/v1/jobs", json=job_body(dataset_id, resources={"gpu": True})).json()
+    assert job["resources"] == {"gpu": True}
+    assert queued_messages(settings) == []
+    gpu_messages = sorted((settings.broker_dir / "queue").glob(f"*.{GPU_QUEUE}.msg"))
+    assert len(gpu_messages) == 1 and job["id"] in gpu_messages[0].read_text()
+    plain = client.post("/v1/jobs", json=job_body(dataset_id)).json()
+    assert plain["resources"] == {"gpu": False} and len(queued_messages(settings)) == 1

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from api.core.persistence.tables import FINISHED_STATUSES, Job, JobEvent, JobStatus, utcnow
@@ -168,15 +168,17 @@ def claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def fair_next(session: Session, now: datetime) -> str | None:
+def fair_next(session: Session, now: datetime, has_gpu: bool = False) -> str | None:
     """The job a free worker should take next, or None: tenants take turns.
 
-    Among claimable jobs, the tenant with the fewest jobs running now goes first; among
-    tenants tied on that (with one worker, every tenant has none running), the one whose
-    last job started longest ago (or never); then that tenant's oldest job. A tenant with
-    50 queued jobs therefore alternates with a tenant that has one, whatever order the
-    broker delivered their messages in.
+    Among claimable jobs that fit the worker (a job that needs a GPU fits only a worker
+    that ``has_gpu``; every other job fits every worker), the tenant with the fewest jobs
+    running now goes first; among tenants tied on that (with one worker, every tenant has
+    none running), the one whose last job started longest ago (or never); then that
+    tenant's oldest job. A tenant with 50 queued jobs therefore alternates with a tenant
+    that has one, whatever order the broker delivered their messages in.
     """
+    fits = true() if has_gpu else Job.needs_gpu.is_(False)
     running = (
         select(Job.tenant_id, func.count().label("running"))
         .where(Job.status.in_(LEASED_STATUSES), Job.lease_expires_at >= now)
@@ -192,7 +194,7 @@ def fair_next(session: Session, now: datetime) -> str | None:
         select(Job.id)
         .outerjoin(running, running.c.tenant_id == Job.tenant_id)
         .outerjoin(last_start, last_start.c.tenant_id == Job.tenant_id)
-        .where(claimable(now))
+        .where(claimable(now), fits)
         .order_by(
             func.coalesce(running.c.running, 0),
             last_start.c.started.asc().nulls_first(),
@@ -204,12 +206,14 @@ def fair_next(session: Session, now: datetime) -> str | None:
     return session.scalar(query)
 
 
-def claim_next(session: Session, owner: str, lease: timedelta, attempts: int = 5) -> Job | None:
+def claim_next(
+    session: Session, owner: str, lease: timedelta, has_gpu: bool = False, attempts: int = 5
+) -> Job | None:
     """Claim ``fair_next``'s job for ``owner``; on a lost race (another worker claimed it
     first) the next fair one, a few times. A broker message only wakes a worker: which job
     it runs is decided here, so the order is fair across tenants."""
     for _ in range(attempts):
-        job_id = fair_next(session, utcnow())
+        job_id = fair_next(session, utcnow(), has_gpu)
         if job_id is None:
             return None
         claimed = claim(session, job_id, owner, lease)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -208,6 +209,8 @@ class Job(TenantOwned, Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     wall_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     max_wall_seconds: Mapped[int | None] = mapped_column(Integer)  # None: no limit
+    # Only a worker with a GPU claims it; its message goes to the GPU workers' queue.
+    needs_gpu: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     model_id: Mapped[str | None] = mapped_column(String(32))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from api.core.artifacts import job_dir
 from api.core.persistence import deletion, jobs, metrics, trained_models
 from api.core.persistence.tables import FINISHED_STATUSES, Job, JobStatus
-from api.core.queue import RUN_JOB_TASK, commit_and_publish
+from api.core.queue import RUN_JOB_TASK, commit_and_publish, job_queue
 from api.core.settings import Settings
 from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, validation_error
@@ -97,6 +97,7 @@ def submit_job(
             hyperparameters=hyperparameters,
             training=body.training.model_dump(mode="json"),
             max_wall_seconds=max_wall_seconds,
+            needs_gpu=body.resources.gpu,
             idempotency_key=idempotency_key,
             request_hash=digest,
         )  # flushed: a concurrent request with the same key that won the insert fails here
@@ -106,7 +107,7 @@ def submit_job(
         if existing is None:
             raise
         return _replay(session, settings, existing, digest, response)
-    commit_and_publish(session, celery, RUN_JOB_TASK, job)
+    commit_and_publish(session, celery, RUN_JOB_TASK, job, job_queue(job.needs_gpu))
     return one_job_out(session, settings, job)
 
 

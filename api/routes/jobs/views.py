@@ -12,7 +12,7 @@ from api.core.persistence.tables import Job, JobStatus
 from api.core.settings import Settings
 from api.core.storage import job_bytes
 from api.errors import not_found
-from api.schemas.jobs import JobOut, Progress
+from api.schemas.jobs import JobOut, JobResources, Progress
 
 
 def jobs_out(session: Session, settings: Settings, rows: Sequence[Job]) -> list[JobOut]:
@@ -47,6 +47,7 @@ def job_out(job: Job, *, stored_bytes: int, dataset_deleted: bool) -> JobOut:
         seed=job.seed,
         hyperparameters=dict(job.hyperparameters),
         training=dict(job.training),
+        resources=JobResources(gpu=job.needs_gpu),
         status=job.status,
         attempts=job.attempts,
         progress=Progress(

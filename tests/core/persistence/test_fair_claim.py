@@ -3,6 +3,7 @@ whatever order the broker delivered the messages in. On SQLite and on PostgreSQL
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,16 +12,17 @@ import pytest
 from api.core.persistence import api_keys, datasets, jobs
 from api.core.persistence.db import session_scope
 from api.core.persistence.migrate import upgrade
+from api.core.persistence.tables import utcnow
 from tests.integration.services import POSTGRES_ENV, fresh_postgres_database, required_url
 
 HOUR = timedelta(hours=1)
 
 
-def submit(url: str, tenant: str, dataset_id: str) -> str:
+def submit(url: str, tenant: str, dataset_id: str, needs_gpu: bool = False) -> str:
     with session_scope(url, tenant=tenant) as session:
         return jobs.create_job(
             session, method="simclr", dataset_id=dataset_id, backbone="tiny_cnn",
-            image_size=16, epochs=1, batch_size=2, seed=0,
+            image_size=16, epochs=1, batch_size=2, seed=0, needs_gpu=needs_gpu,
         ).id  # fmt: skip
 
 
@@ -61,15 +63,39 @@ def check_fair_order(url: str) -> None:
         assert nxt is not None and nxt.id == c_job  # the tenant with none running first
 
 
-def test_tenants_take_turns_on_sqlite(tmp_path: Path) -> None:
-    check_fair_order(f"sqlite:///{tmp_path / 'fair.db'}")
+def check_jobs_fit_the_worker(url: str) -> None:
+    """A worker without a GPU never claims a job that needs one; a GPU worker claims every
+    job, in the fair order."""
+    upgrade(url)
+    a_data, b_data = dataset(url, "a"), dataset(url, "b")
+    a_gpu = submit(url, "a", a_data, needs_gpu=True)  # the oldest job needs a GPU
+    b_any = submit(url, "b", b_data)
+    a_any = submit(url, "a", a_data)
+    with session_scope(url, tenant=None) as session:
+        cpu_claims = [jobs.claim_next(session, f"cpu:{i}", HOUR) for i in range(3)]
+        assert [job.id if job else None for job in cpu_claims] == [b_any, a_any, None]
+        assert jobs.fair_next(session, utcnow()) is None
+        assert jobs.fair_next(session, utcnow(), has_gpu=True) == a_gpu
+        gpu_claim = jobs.claim_next(session, "gpu:0", HOUR, has_gpu=True)
+        assert gpu_claim is not None and gpu_claim.id == a_gpu
+    b_gpu, b_second = submit(url, "b", b_data, needs_gpu=True), submit(url, "b", b_data)
+    with session_scope(url, tenant=None) as session:  # a GPU worker takes any job, fairly
+        for job_id in (b_gpu, b_second):
+            claimed = jobs.claim_next(session, "gpu:1", HOUR, has_gpu=True)
+            assert claimed is not None and claimed.id == job_id
+
+
+@pytest.mark.parametrize("check", [check_fair_order, check_jobs_fit_the_worker])
+def test_claims_on_sqlite(tmp_path: Path, check: Callable[[str], None]) -> None:
+    check(f"sqlite:///{tmp_path / 'fair.db'}")
 
 
 @pytest.mark.integration
-def test_tenants_take_turns_on_postgresql() -> None:
+@pytest.mark.parametrize("check", [check_fair_order, check_jobs_fit_the_worker])
+def test_claims_on_postgresql(check: Callable[[str], None]) -> None:
     with fresh_postgres_database(required_url(POSTGRES_ENV)) as url:
         try:
-            check_fair_order(url)
+            check(url)
         finally:
             from api.core.persistence.db import get_engine
 

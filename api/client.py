@@ -125,9 +125,18 @@ class SslptClient:
         result: dict[str, Any] = self._send("POST", f"/v1/jobs/{job_id}/cancel")
         return result
 
-    def embed(self, model_id: str, files: list[Path], normalize: bool = False) -> dict[str, Any]:
+    def embed(
+        self,
+        model_id: str,
+        files: list[Path],
+        normalize: bool = False,
+        precision: str | None = None,
+    ) -> dict[str, Any]:
+        """The files' embeddings; ``precision`` (auto, fp32, bf16) overrides the server's."""
         upload = [("files", (f.name, f.read_bytes())) for f in files]
         data = {"normalize": "true" if normalize else "false"}
+        if precision is not None:
+            data["precision"] = precision
         result: dict[str, Any] = self._send(
             "POST", f"/v1/models/{model_id}/embed", files=upload, data=data
         )

@@ -20,6 +20,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ssl_engine.precision import Precision, RequestedPrecision
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` (CUDA when present, else the CPU), or the named device (``cpu``, ``cuda:1``)."""
@@ -48,6 +52,22 @@ def use_bf16(precision: str, device: torch.device) -> bool:
     if precision == "auto":
         return bf16_supported(device)
     return precision == "bf16"
+
+
+def serving_precision(requested: RequestedPrecision, device: torch.device) -> Precision:
+    """The precision an inference request for ``requested`` runs at on ``device``: "auto"
+    is bf16 where the device has bf16 kernels, fp16 on other CUDA GPUs, else fp32."""
+    if requested != "auto":
+        return requested
+    if bf16_supported(device):
+        return "bf16"
+    return "fp16" if device.type == "cuda" else "fp32"
+
+
+def autocast_to(device: torch.device, precision: Precision) -> torch.autocast:
+    """Autocast to ``precision`` on ``device`` (disabled for fp32)."""
+    dtype = AUTOCAST_DTYPES.get(precision, torch.bfloat16)
+    return torch.autocast(device.type, dtype=dtype, enabled=precision != "fp32")
 
 
 def use_channels_last(requested: bool, device: torch.device) -> bool:

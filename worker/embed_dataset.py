@@ -22,7 +22,9 @@ from api.core.persistence import model_tasks
 from api.core.persistence.tables import DatasetEmbedding, JobStatus
 from api.core.settings import Settings
 from api.core.vector_index import Item, write_index_folder
+from ssl_engine.acceleration import serving_precision
 from ssl_engine.evaluation.features import embed_uint8
+from ssl_engine.inference import cast_for_autocast
 from worker.model_on_dataset import ModelOnDataset, load_model_and_images
 from worker.model_task import run_model_task
 
@@ -48,7 +50,10 @@ def _embed_and_index(settings: Settings, spec: ModelOnDataset) -> dict[str, Any]
     """Embed every readable image, write the index folder; the row's new fields."""
     started = time.perf_counter()
     model, data, device = load_model_and_images(settings, spec)
-    vectors = F.normalize(embed_uint8(model, data.images, device), dim=1).cpu()  # (N, D)
+    precision = serving_precision(settings.serving_precision, device)  # as queries are served
+    fast = cast_for_autocast(model, precision)
+    vectors = embed_uint8(fast, data.images, device, precision=precision)
+    vectors = F.normalize(vectors, dim=1).cpu()  # (N, D)
     labels: list[int | None] = [None] * len(data.files) if data.labels is None else [*data.labels]
     items = [
         Item(path=path, label=None if label is None else data.classes[label])
@@ -70,5 +75,6 @@ def _embed_and_index(settings: Settings, spec: ModelOnDataset) -> dict[str, Any]
             "seconds": round(seconds, 3),
             "images_per_sec": round(len(items) / seconds, 1) if seconds > 0 else None,
             "skipped": len(data.skipped),
+            "precision": precision,
         },
     }

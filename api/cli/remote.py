@@ -295,11 +295,15 @@ def embed(
     model_id: str,
     files: list[Path],
     normalize: bool = False,
+    precision: Annotated[
+        str | None,
+        typer.Option(help="auto, fp32 (float32-exact) or bf16; default: the server's."),
+    ] = None,
     api_url: ApiUrl = None,
 ) -> None:
     """Embed image FILES with a trained model; prints the JSON response."""
     with _reported():
-        _print_json(_client(api_url).embed(model_id, files, normalize))
+        _print_json(_client(api_url).embed(model_id, files, normalize, precision))
 
 
 @app.command("export")

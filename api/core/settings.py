@@ -11,6 +11,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ssl_engine.precision import RequestedPrecision
+
 
 class Settings(BaseSettings):
     """Defaults give the embedded mode: SQLite + kombu filesystem broker under data_dir."""
@@ -49,6 +51,12 @@ class Settings(BaseSettings):
     )
     embed_max_queue: int = Field(
         64, ge=1, description="Embed requests in flight per model; more are answered 429."
+    )
+    serving_precision: RequestedPrecision = Field(
+        "auto",
+        description="Precision of embeddings and energies served, and of dataset embeddings: "
+        "auto = bf16 where the device has bf16 kernels (fp16 on other GPUs), else fp32; a "
+        "request may ask for fp32 (float32-exact vectors) or bf16.",
     )
     search_exact_max_items: int = Field(
         100_000, ge=1, description="Datasets up to this size get an exact index, larger HNSW."

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ssl_engine.precision import Precision, RequestedPrecision
+
 
 class ModelOut(BaseModel):
     id: str
@@ -28,6 +30,10 @@ class ModelOut(BaseModel):
 
 
 EncodingFormat = Literal["float", "base64"]
+PRECISION_DESCRIPTION = (
+    "auto, fp32 (float32-exact vectors) or bf16; default: the server's "
+    "SSLPT_SERVING_PRECISION. The answer says which precision produced the result."
+)
 
 
 class DatasetItems(BaseModel):
@@ -37,6 +43,15 @@ class DatasetItems(BaseModel):
     paths: list[str] = Field(
         min_length=1, description="Files relative to the dataset folder, as search returns them."
     )
+
+
+class EmbedFormOptions(BaseModel):
+    """The options of a multipart embed request (besides its files and ``normalize``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoding_format: EncodingFormat = "float"
+    precision: RequestedPrecision | None = None
 
 
 class EmbedRequest(BaseModel):
@@ -50,6 +65,7 @@ class EmbedRequest(BaseModel):
     encoding_format: EncodingFormat = Field(
         "float", description="float: JSON numbers; base64: little-endian float32 bytes."
     )
+    precision: RequestedPrecision | None = Field(None, description=PRECISION_DESCRIPTION)
 
     @model_validator(mode="after")
     def _some_image(self) -> EmbedRequest:
@@ -61,6 +77,7 @@ class EmbedRequest(BaseModel):
 class EmbedResponse(BaseModel):
     model: str
     dim: int
+    precision: Precision = Field(description="The precision the forward pass ran at.")
     encoding_format: EncodingFormat = "float"
     embeddings: list[list[float]] | list[str] = Field(
         description="One vector per image, in request order (base64 float32 when asked)."
@@ -78,9 +95,11 @@ class EnergyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pairs: list[ImagePair] = Field(min_length=1)
+    precision: RequestedPrecision | None = Field(None, description=PRECISION_DESCRIPTION)
 
 
 class EnergyResponse(BaseModel):
     model: str
     method: str
+    precision: Precision = Field(description="The precision the forward pass ran at.")
     energies: list[float]

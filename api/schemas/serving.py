@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.common import ORMModel
+from ssl_engine.precision import Precision
 
 MAX_SEARCH_K = 100
 
@@ -17,6 +18,7 @@ class WarmupResponse(BaseModel):
     embed_dim: int
     image_size: int
     device: str
+    precision: Precision = Field(description="What an embed request that names none runs at.")
     load_seconds: float = Field(description="How long loading took (when it was loaded).")
     memory_bytes: int = Field(description="Parameter and buffer bytes the model occupies.")
     loaded_models: list[str] = Field(description="Loaded models, least recently used first.")

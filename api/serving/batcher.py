@@ -3,7 +3,8 @@
 A request is first *admitted* (refused with ``QueueFullError``, a 429, once ``max_queue``
 requests of the model are in flight), decodes its images off the event loop, then is
 *queued*. One worker thread per model takes queued requests in arrival order, up to
-``max_batch`` images, runs one forward pass and hands every request its own rows.
+``max_batch`` images of one precision, runs one forward pass and hands every request its
+own rows.
 
 The worker never waits for company that is not coming: it waits (at most ``max_wait``)
 only while admitted requests are still decoding. A lone request on an idle server runs at
@@ -26,6 +27,7 @@ import torch
 from torch import Tensor
 
 from api.serving import metrics
+from ssl_engine.precision import Precision
 
 
 class QueueFullError(Exception):
@@ -46,6 +48,7 @@ class BatchingConfig:
 @dataclass
 class _Queued:
     images: Tensor  # (n, 3, S, S) float32 in [0, 1]
+    precision: Precision  # requests of another precision go in another batch
     future: Future[Tensor]  # (n, D) float32 on the CPU
 
 
@@ -62,23 +65,24 @@ class Slot:
     def __exit__(self, *_exc: object) -> None:
         self._batcher._release(self)
 
-    async def embed(self, images: Tensor) -> Tensor:
-        """(n, 3, S, S) images -> (n, D) float32 embeddings, computed in a shared batch."""
+    async def embed(self, images: Tensor, precision: Precision) -> Tensor:
+        """(n, 3, S, S) images -> (n, D) float32 embeddings computed at ``precision`` in a
+        shared batch."""
         if self.queued:
             raise RuntimeError("a slot embeds one request")
         self.queued = True
-        return await asyncio.wrap_future(self._batcher._enqueue(images))
+        return await asyncio.wrap_future(self._batcher._enqueue(images, precision))
 
 
 class DynamicBatcher:
     """Merge concurrent requests for one model into batches of at most ``max_batch`` images.
 
-    ``forward`` maps (B, 3, S, S) CPU images to (B, D) CPU float32 vectors and is only
-    ever called from the batcher's own thread.
+    ``forward`` maps (B, 3, S, S) CPU images and a precision to (B, D) CPU float32 vectors
+    and is only ever called from the batcher's own thread.
     """
 
     def __init__(
-        self, forward: Callable[[Tensor], Tensor], config: BatchingConfig, model_id: str
+        self, forward: Callable[[Tensor, Precision], Tensor], config: BatchingConfig, model_id: str
     ) -> None:
         self.config = config
         self.model_id = model_id
@@ -138,11 +142,11 @@ class DynamicBatcher:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
-    def _enqueue(self, images: Tensor) -> Future[Tensor]:
+    def _enqueue(self, images: Tensor, precision: Precision) -> Future[Tensor]:
         future: Future[Tensor] = Future()
         with self._condition:
             self._decoding -= 1
-            self._queue.append(_Queued(images, future))
+            self._queue.append(_Queued(images, precision, future))
             self._condition.notify_all()
         return future
 
@@ -165,7 +169,11 @@ class DynamicBatcher:
             deadline = time.monotonic() + self.config.max_wait_s
             while size < self.config.max_batch:
                 if self._queue:
-                    if size + len(self._queue[0].images) > self.config.max_batch:
+                    following = self._queue[0]
+                    if (
+                        size + len(following.images) > self.config.max_batch
+                        or following.precision != batch[0].precision
+                    ):
                         break  # the next request starts the next batch, in order
                     size = self._take(batch, size)
                     continue
@@ -186,9 +194,13 @@ class DynamicBatcher:
     def _run(self, batch: list[_Queued]) -> None:
         sizes = [len(item.images) for item in batch]
         images = torch.cat([item.images for item in batch])  # (B, 3, S, S)
+        precision = batch[0].precision
         try:
             vectors = torch.cat(
-                [self._timed_forward(chunk) for chunk in images.split(self.config.max_batch)]
+                [
+                    self._timed_forward(chunk, precision)
+                    for chunk in images.split(self.config.max_batch)
+                ]
             )  # (B, D); a single request larger than max_batch runs in chunks
         except Exception as error:
             for item in batch:
@@ -197,9 +209,9 @@ class DynamicBatcher:
         for item, rows in zip(batch, vectors.split(sizes), strict=True):
             item.future.set_result(rows)
 
-    def _timed_forward(self, images: Tensor) -> Tensor:
+    def _timed_forward(self, images: Tensor, precision: Precision) -> Tensor:
         start = time.perf_counter()
-        vectors = self._forward(images)  # (b, D)
+        vectors = self._forward(images, precision)  # (b, D)
         metrics.FORWARD_SECONDS.labels(self.model_id).observe(time.perf_counter() - start)
         metrics.BATCH_SIZE.labels(self.model_id).observe(len(images))
         metrics.EMBED_IMAGES.labels(self.model_id).inc(len(images))

@@ -16,6 +16,7 @@ from api.serving.batcher import BatcherClosedError, QueueFullError, Slot
 from api.serving.images import decode_request
 from api.serving.model_cache import LoadedModel, ModelCache, ModelSpec
 from api.serving.threads import off_loop
+from ssl_engine.precision import Precision
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -49,13 +50,17 @@ async def get_loaded(cache: ModelCache, spec: ModelSpec) -> LoadedModel:
 
 
 async def embed_files(
-    slot: Slot, spec: ModelSpec, files: list[tuple[str, bytes]], max_pixels: int
+    slot: Slot,
+    spec: ModelSpec,
+    files: list[tuple[str, bytes]],
+    max_pixels: int,
+    precision: Precision,
 ) -> Tensor:
     """Decode ``files`` on the decode pool in the tenant's turn (413 past ``max_pixels``
-    decoded pixels in all), then embed them in the model's next batch."""
+    decoded pixels in all), then embed them at ``precision`` in the model's next batch."""
     size = spec.recipe.input_size
     images = await off_loop(spec.tenant_id, decode_request, files, size, max_pixels)
-    return await slot.embed(images)  # (N, D)
+    return await slot.embed(images, precision)  # (N, D)
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from api.core.persistence import datasets, jobs
 from api.core.persistence.recipes import recipe_of
 from api.core.persistence.tables import TrainedModel
+from api.core.settings import Settings
 
 if TYPE_CHECKING:
     from ssl_engine.export import ExportFormat
@@ -32,9 +33,11 @@ def export_archive_path(model: TrainedModel, fmt: ExportFormat) -> Path:
     return Path(model.weights_path).parent / "exports" / f"{fmt}.zip"
 
 
-def model_card(session: Session, model: TrainedModel) -> dict[str, Any]:
-    """Everything about ``model`` a user of an export needs, from the database rows."""
+def model_card(session: Session, model: TrainedModel, settings: Settings) -> dict[str, Any]:
+    """Everything about ``model`` a user of an export needs, from the database rows, and
+    the precision this server serves it at."""
     from api.method_catalog import method_class
+    from ssl_engine.acceleration import resolve_device, serving_precision
     from ssl_engine.export import preprocessing
 
     recipe = recipe_of(model)
@@ -68,6 +71,12 @@ def model_card(session: Session, model: TrainedModel) -> dict[str, Any]:
         },
         "metrics": dict(model.metrics),
         "preprocessing": preprocessing(recipe.input_size),
+        "serving": {  # the exported weights are float32 whatever the serving precision
+            "precision": serving_precision(
+                settings.serving_precision, resolve_device(settings.device)
+            ),
+            "precision_setting": settings.serving_precision,
+        },
     }
 
 
@@ -82,7 +91,9 @@ def build_export(model: TrainedModel, card: dict[str, Any], fmt: ExportFormat) -
     if target.exists():
         return target
     recipe = recipe_of(model)
-    method = load_for_inference(Path(model.weights_path), recipe, torch.device("cpu"))
+    method = load_for_inference(
+        Path(model.weights_path), recipe, torch.device("cpu"), channels_last=False
+    )
     card = {**card, "export": {"format": fmt, "file": FILE_NAMES[fmt]}}
     card["export"]["load"] = how_to_load(method, recipe.backbone, fmt)
     target.parent.mkdir(parents=True, exist_ok=True)

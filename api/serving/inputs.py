@@ -18,10 +18,11 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.errors import ApiError, field_errors, validation_error
 from api.request_limits import too_large
-from api.schemas.models import DatasetItems, EmbedRequest, EncodingFormat
+from api.schemas.models import DatasetItems, EmbedFormOptions, EmbedRequest, EncodingFormat
 from api.schemas.serving import SearchOptions, SearchRequest
 from api.serving.images import decode_base64
 from api.serving.threads import off_loop
+from ssl_engine.precision import RequestedPrecision
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,6 +37,7 @@ class EmbedInputs:
     dataset_items: DatasetItems | None
     normalize: bool
     encoding_format: EncodingFormat
+    precision: RequestedPrecision | None  # None: the server's default
 
     @property
     def count(self) -> int:
@@ -120,16 +122,14 @@ async def _multipart_inputs(request: Request, body: bytes) -> EmbedInputs:
         await form.close()
     if not files:
         raise validation_error([{"field": "files", "message": "at least one file is required"}])
-    encoding_format = str(form.get("encoding_format", "float"))
-    if encoding_format not in ("float", "base64"):
-        raise validation_error(
-            [{"field": "encoding_format", "message": "must be 'float' or 'base64'"}]
-        )
+    fields = {name: form[name] for name in ("encoding_format", "precision") if name in form}
+    options = validated(EmbedFormOptions, fields)  # the same choices as in JSON
     return EmbedInputs(
         files=files,
         dataset_items=None,
         normalize=str(form.get("normalize", "false")).lower() in TRUE_WORDS,
-        encoding_format="base64" if encoding_format == "base64" else "float",
+        encoding_format=options.encoding_format,
+        precision=options.precision,
     )
 
 
@@ -146,6 +146,7 @@ def _json_inputs(body: bytes, max_images: int) -> EmbedInputs:
         dataset_items=request.dataset_items,
         normalize=request.normalize,
         encoding_format=request.encoding_format,
+        precision=request.precision,
     )
 
 

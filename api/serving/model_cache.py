@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from ssl_engine.methods.base import Method
+    from ssl_engine.precision import Precision, RequestedPrecision
 
 # A loaded model's row is read again when its spec was last confirmed longer ago than this,
 # so a model deleted through another API process stops being served within it.
@@ -47,20 +48,58 @@ class LoadedModel:
     spec: ModelSpec
     module: Method
     device: torch.device
-    nbytes: int  # parameters and buffers
+    precision: Precision  # what a request that names none runs at (SSLPT_SERVING_PRECISION)
+    nbytes: int  # parameters and buffers, of every precision's copy
     load_seconds: float
     batcher: DynamicBatcher = field(init=False)
+    # The module cast for each precision asked for so far (``cast_for_autocast``); fp32 is
+    # ``module`` itself. Read and extended only under ``lock``.
+    variants: dict[str, Method] = field(default_factory=dict)
     # One forward pass at a time per model: the batcher and the energy route share it.
     lock: threading.Lock = field(default_factory=threading.Lock)
     confirmed_at: float = field(default_factory=time.monotonic)  # its row last read
 
-    def embed_batch(self, images: Tensor) -> Tensor:
+    def resolve(self, requested: RequestedPrecision | None) -> Precision:
+        """The precision a request asking for ``requested`` (None: the default) runs at."""
+        from ssl_engine.acceleration import serving_precision
+
+        return self.precision if requested is None else serving_precision(requested, self.device)
+
+    def embed_batch(self, images: Tensor, precision: Precision) -> Tensor:
         """(B, 3, S, S) CPU images in [0, 1] -> (B, D) CPU float32 (not normalised)."""
         from ssl_engine.inference import embed_images
 
         with self.lock:
-            vectors = embed_images(self.module, images.to(self.device), normalize=False)
+            module = self._module_at(precision)
+            vectors = embed_images(module, images, normalize=False, precision=precision)
         return vectors.cpu()  # (B, D)
+
+    def energies(self, x: Tensor, y: Tensor, precision: Precision) -> list[float]:
+        """(N, 3, S, S) CPU x and y in [0, 1] -> N energies E(x, y)."""
+        from ssl_engine.inference import energies
+
+        with self.lock:
+            found = energies(self._module_at(precision), x, y, precision)  # (N,)
+        result: list[float] = found.cpu().tolist()
+        return result
+
+    def _module_at(self, precision: Precision) -> Method:
+        """The module for ``precision``, cast on first use (call with ``lock`` held)."""
+        from ssl_engine.inference import cast_for_autocast
+
+        module = self.variants.get(precision)
+        if module is None:
+            module = cast_for_autocast(self.module, precision)
+            if module is not self.module:
+                self.nbytes += tensor_bytes(module)
+            self.variants[precision] = module
+        return module
+
+
+def tensor_bytes(module: Method) -> int:
+    """Bytes of a module's parameters and buffers."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 @dataclass(frozen=True)
@@ -76,11 +115,13 @@ class ModelCache:
         device_name: str,
         batching: BatchingConfig,
         torch_threads: int = 0,
+        precision: RequestedPrecision = "auto",
     ) -> None:
         self.limits = limits
         self.device_name = device_name
         self.batching = batching
         self.torch_threads = torch_threads
+        self.precision = precision
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
         self._lock = threading.Lock()  # guards _models and _loading
         self._loading: dict[str, threading.Lock] = {}  # one loader per model id
@@ -191,7 +232,7 @@ class ModelCache:
     def _load(self, spec: ModelSpec) -> LoadedModel:
         import torch
 
-        from ssl_engine.acceleration import resolve_device
+        from ssl_engine.acceleration import resolve_device, serving_precision
         from ssl_engine.inference import load_for_inference
 
         if self.torch_threads:
@@ -199,13 +240,16 @@ class ModelCache:
         device = resolve_device(self.device_name)
         start = time.perf_counter()
         module = load_for_inference(spec.weights_path, spec.recipe, device)
-        tensors = [*module.parameters(), *module.buffers()]
         loaded = LoadedModel(
             spec=spec,
             module=module,
             device=device,
-            nbytes=sum(t.numel() * t.element_size() for t in tensors),
-            load_seconds=time.perf_counter() - start,
+            precision=serving_precision(self.precision, device),
+            nbytes=tensor_bytes(module),
+            load_seconds=0.0,
         )
+        with loaded.lock:
+            loaded._module_at(loaded.precision)  # cast now: the first request is not slower
+        loaded.load_seconds = time.perf_counter() - start
         loaded.batcher = DynamicBatcher(loaded.embed_batch, self.batching, spec.model_id)
         return loaded

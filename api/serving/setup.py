@@ -25,6 +25,7 @@ def install_serving(app: FastAPI, settings: Settings) -> None:
             max_queue=settings.embed_max_queue,
         ),
         torch_threads=settings.torch_threads,
+        precision=settings.serving_precision,
     )
     app.state.energy_limit = InFlightLimit(
         settings.max_energy_in_flight, "energy requests per tenant"

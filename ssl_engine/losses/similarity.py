@@ -24,7 +24,7 @@ def _check_pair(p: Tensor, z: Tensor) -> None:
         raise ValueError("p and z must hold at least one row")
 
 
-def _cosine_float32(p: Tensor, z: Tensor) -> Tensor:
+def cosine_float32(p: Tensor, z: Tensor) -> Tensor:
     """(B, D), (B, D) -> (B,) cosine similarities in at least float32 (float64 stays).
 
     CPU autocast leaves norms and reductions in bf16, whose 8-bit mantissa makes
@@ -41,7 +41,7 @@ def negative_cosine_similarity(p: Tensor, z: Tensor) -> Tensor:
     p: (B, D) predictions, z: (B, D) targets.
     """
     _check_pair(p, z)
-    return -_cosine_float32(p, z).mean()  # (B,) -> ()
+    return -cosine_float32(p, z).mean()  # (B,) -> ()
 
 
 def normalized_mse(p: Tensor, z: Tensor) -> Tensor:
@@ -50,4 +50,4 @@ def normalized_mse(p: Tensor, z: Tensor) -> Tensor:
     p: (B, D) predictions, z: (B, D) targets.
     """
     _check_pair(p, z)
-    return (2 - 2 * _cosine_float32(p, z)).mean()  # (B,) -> ()
+    return (2 - 2 * cosine_float32(p, z)).mean()  # (B,) -> ()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch.nn.functional as F
 from torch import Tensor
 
 from ssl_engine.augment import TwoViews
 from ssl_engine.backbones import Backbone, build_backbone
+from ssl_engine.losses.similarity import cosine_float32
 from ssl_engine.methods.base import Family, Method, StepOutput
 
 
@@ -41,7 +41,7 @@ class JointEmbeddingMethod(Method):
         return self.backbone(x)  # (B, D)
 
     def energy(self, x: Tensor, y: Tensor) -> Tensor:
-        return 1.0 - F.cosine_similarity(self.embed(x), self.embed(y), dim=1)  # (B,)
+        return 1.0 - cosine_float32(self.embed(x), self.embed(y))  # (B,), float32 under autocast
 
 
 def two_view_output(loss: Tensor, features: Tensor, **metrics: float) -> StepOutput:

@@ -91,7 +91,8 @@ def test_concurrent_requests_are_merged_and_each_caller_gets_its_own_vectors(
 ) -> None:
     pngs = [image_bytes(i % 4, seed=i) for i in range(8)]
     url = f"/v1/models/{model_id}/embed"
-    with serve(embed_max_batch=16, embed_max_wait_ms=0) as client:
+    # float32 serving, so that a merged batch must give exactly the unbatched vectors
+    with serve(embed_max_batch=16, embed_max_wait_ms=0, serving_precision="fp32") as client:
         loaded = loaded_model(client, model_id)
         before = batch_size_samples(client, model_id)
         busy_device(loaded)

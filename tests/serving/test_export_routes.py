@@ -56,9 +56,12 @@ def download(client: TestClient, model_id: str, fmt: str, tmp_path: Path) -> tup
 
 
 def served_vectors(client: TestClient, model_id: str, pngs: list[bytes]) -> np.ndarray:
+    """The served vectors at float32, as a user comparing with an export asks for them."""
     files = [("files", (f"{i}.png", png, "image/png")) for i, png in enumerate(pngs)]
-    response = client.post(f"/v1/models/{model_id}/embed", files=files)
-    return np.array(response.json()["embeddings"], dtype=np.float32)  # (N, D)
+    url = f"/v1/models/{model_id}/embed"
+    answer = client.post(url, files=files, data={"precision": "fp32"}).json()
+    assert answer["precision"] == "fp32"
+    return np.array(answer["embeddings"], dtype=np.float32)  # (N, D)
 
 
 PNGS = [image_bytes(c, seed=c) for c in range(3)]

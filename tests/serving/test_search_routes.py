@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.core.settings import Settings
+from ssl_engine.acceleration import resolve_device, serving_precision
 from tests.ingest import register
 from tests.serving.random_models import register_random_model
 from worker.embed_dataset import embed_dataset
@@ -48,6 +49,8 @@ def test_an_image_of_the_dataset_finds_itself_first(
     assert (row["status"], row["item_count"], row["dim"], row["index_kind"]) == (
         "succeeded", 32, 64, "flat",
     )  # fmt: skip
+    expected = serving_precision(settings.serving_precision, resolve_device(settings.device))
+    assert row["stats"]["precision"] == expected  # the precision queries are served at
     for path in ("red/red_003.png", "yellow/yellow_006.jpg"):
         image = (image_folder / path).read_bytes()
         response = client.post(f"/v1/models/{model_id}/search", json={"image": b64(image), "k": 3})

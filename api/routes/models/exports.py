@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.lookups import model_or_404
 from api.serving.exports import build_export, model_card
 
@@ -28,8 +28,10 @@ FormatQuery = Annotated[
     response_class=FileResponse,
     responses={200: {"content": {"application/zip": {}}, "description": "file + model card"}},
 )
-def export_model(model_id: str, fmt: FormatQuery, session: SessionDep) -> FileResponse:
+def export_model(
+    model_id: str, fmt: FormatQuery, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
     """A zip of the model in the asked format and its ``model_card.json``."""
     model = model_or_404(session, model_id)
-    archive = build_export(model, model_card(session, model), fmt)
+    archive = build_export(model, model_card(session, model, settings), fmt)
     return FileResponse(archive, media_type="application/zip", filename=f"{model_id}-{fmt}.zip")

@@ -115,9 +115,10 @@ async def _query_vector(
 
     if query.image is not None:
         with observed(spec.model_id):
-            _, slot = await admit(cache, spec)
-            with slot:
-                return (await embed_files(slot, spec, [query.image], max_pixels))[0]
+            loaded, slot = await admit(cache, spec)
+            with slot:  # at the precision the dataset embeddings were made at (the default)
+                vectors = await embed_files(slot, spec, [query.image], max_pixels, loaded.precision)
+                return vectors[0]  # (D,)
     return torch.tensor(query.vector, dtype=torch.float32)
 
 

@@ -31,6 +31,7 @@ from api.serving.inputs import read_body, read_embed_inputs, validated
 from api.serving.model_cache import LoadedModel
 from api.serving.threads import off_loop
 from api.serving.vectors import encode_vectors
+from ssl_engine.precision import Precision, RequestedPrecision
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -78,12 +79,13 @@ async def warmup(spec: ModelSpecDep, cache: ModelCacheDep) -> WarmupResponse:
     loaded, slot = await admit(cache, spec)
     with slot:
         size = spec.recipe.input_size
-        vectors = await slot.embed(torch.zeros(1, 3, size, size))  # (1, D)
+        vectors = await slot.embed(torch.zeros(1, 3, size, size), loaded.precision)  # (1, D)
     return WarmupResponse(
         model=spec.model_id,
         embed_dim=int(vectors.shape[1]),
         image_size=size,
         device=str(loaded.device),
+        precision=loaded.precision,
         load_seconds=round(loaded.load_seconds, 3),
         memory_bytes=loaded.nbytes,
         loaded_models=cache.loaded_ids(spec.tenant_id),  # never another tenant's ids
@@ -102,7 +104,7 @@ async def embed(
 ) -> EmbedResponse:
     """Embed images sent as multipart ``files``, JSON base64 ``images`` or ``dataset_items``."""
     with observed(spec.model_id):
-        _, slot = await admit(cache, spec)
+        loaded, slot = await admit(cache, spec)
         with slot:
             inputs = await read_embed_inputs(
                 request, spec.tenant_id, settings.max_embed_images, settings.max_upload_bytes
@@ -110,13 +112,17 @@ async def embed(
             files = await all_files(
                 inputs, settings.resolved_database_url, spec.tenant_id, settings.max_upload_bytes
             )
-            vectors = await embed_files(slot, spec, files, settings.max_request_pixels)  # (N, D)
+            precision = loaded.resolve(inputs.precision)
+            vectors = await embed_files(
+                slot, spec, files, settings.max_request_pixels, precision
+            )  # (N, D)
     embeddings = encode_vectors(
         vectors, normalize=inputs.normalize, encoding_format=inputs.encoding_format
     )
     return EmbedResponse(
         model=spec.model_id,
         dim=int(vectors.shape[1]),
+        precision=precision,
         encoding_format=inputs.encoding_format,
         embeddings=embeddings,
     )
@@ -125,30 +131,30 @@ async def embed(
 Pair = tuple[tuple[str, bytes], tuple[str, bytes]]  # ((name, x image), (name, y image))
 
 
-def _energy_pairs(body: bytes, max_pairs: int) -> list[Pair]:
-    """The pairs of a JSON energy body, base64-decoded; 413 past ``max_pairs``."""
+def _energy_pairs(body: bytes, max_pairs: int) -> tuple[list[Pair], RequestedPrecision | None]:
+    """The pairs of a JSON energy body, base64-decoded, and the precision it asks for; 413
+    past ``max_pairs``."""
     request = validated(EnergyRequest, body)
     if len(request.pairs) > max_pairs:
         raise ApiError(413, "too_many_pairs", f"at most {max_pairs} pairs per request")
-    return [
+    pairs = [
         (
             (f"pairs[{i}].x", decode_base64(p.x, f"pairs[{i}].x")),
             (f"pairs[{i}].y", decode_base64(p.y, f"pairs[{i}].y")),
         )
         for i, p in enumerate(request.pairs)
     ]
+    return pairs, request.precision
 
 
-def _energy(loaded: LoadedModel, pairs: list[Pair], max_pixels: int) -> list[float]:
-    import torch
-
+def _energy(
+    loaded: LoadedModel, pairs: list[Pair], max_pixels: int, precision: Precision
+) -> list[float]:
     size = loaded.spec.recipe.input_size
     check_request_pixels([image for pair in pairs for image in pair], max_pixels)
-    x = images_to_batch([p[0] for p in pairs], size).to(loaded.device)  # (N, 3, S, S)
-    y = images_to_batch([p[1] for p in pairs], size).to(loaded.device)  # (N, 3, S, S)
-    with loaded.lock, torch.inference_mode():
-        energies = loaded.module.energy(x, y)  # (N,)
-    return energies.float().cpu().tolist()
+    x = images_to_batch([p[0] for p in pairs], size)  # (N, 3, S, S)
+    y = images_to_batch([p[1] for p in pairs], size)  # (N, 3, S, S)
+    return loaded.energies(x, y, precision)
 
 
 @router.post(
@@ -173,10 +179,15 @@ async def energy(
     with limit.held(spec.tenant_id):
         body = await read_body(request, settings.max_upload_bytes)
         tenant = spec.tenant_id
-        pairs = await off_loop(tenant, _energy_pairs, body, settings.max_embed_images)
+        pairs, requested = await off_loop(tenant, _energy_pairs, body, settings.max_embed_images)
         loaded = await get_loaded(cache, spec)
-        energies = await off_loop(tenant, _energy, loaded, pairs, settings.max_request_pixels)
-    return EnergyResponse(model=spec.model_id, method=spec.recipe.method, energies=energies)
+        precision = loaded.resolve(requested)
+        energies = await off_loop(
+            tenant, _energy, loaded, pairs, settings.max_request_pixels, precision
+        )
+    return EnergyResponse(
+        model=spec.model_id, method=spec.recipe.method, precision=precision, energies=energies
+    )
 
 
 @router.delete("/{model_id}", status_code=204, responses={409: ERROR})

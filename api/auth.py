@@ -9,10 +9,14 @@ operator (every tenant); ``OperatorDep`` requires the operator.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.client_address import client_address
@@ -68,6 +72,55 @@ def lookup_key(settings: Settings, token: str) -> Principal | None:
         return Principal(key.id, key.prefix, key.tenant_id, key.admin, key.operator)
 
 
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class KnownKeys:
+    """Keys this process found live within the last ``recheck_seconds``, by their hash, so
+    that a client's stream of requests costs one key lookup every few seconds, not one per
+    request. A key revoked through this process is forgotten at once (``forget``); one
+    revoked elsewhere (another API process, ``sslpt keys revoke``) is refused from its next
+    recheck. Unknown keys are never remembered."""
+
+    def __init__(self, recheck_seconds: float, capacity: int = 10_000) -> None:
+        self.recheck_seconds = recheck_seconds
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._known: dict[str, tuple[Principal, float]] = {}  # token hash -> (key, checked)
+
+    def recent(self, token: str) -> Principal | None:
+        """The key ``token`` names if it was found live within ``recheck_seconds``, else
+        None (no database query: safe on the event loop)."""
+        with self._lock:
+            known = self._known.get(_digest(token))
+        if known is not None and time.monotonic() - known[1] <= self.recheck_seconds:
+            return known[0]
+        return None
+
+    def lookup(self, settings: Settings, token: str) -> Principal | None:
+        """The live key ``token`` names, read from the database and remembered, or None."""
+        digest, now = _digest(token), time.monotonic()
+        principal = lookup_key(settings, token)
+        with self._lock:
+            if principal is None:
+                self._known.pop(digest, None)
+                return None
+            if len(self._known) >= self.capacity:
+                self._drop_stale(now)
+            self._known[digest] = (principal, now)
+        return principal
+
+    def forget(self, key_id: str) -> None:
+        """Check ``key_id`` against the database on its next request (it was revoked)."""
+        with self._lock:
+            self._known = {h: v for h, v in self._known.items() if v[0].key_id != key_id}
+
+    def _drop_stale(self, now: float) -> None:
+        fresh = {h: v for h, v in self._known.items() if now - v[1] <= self.recheck_seconds}
+        self._known = fresh if len(fresh) < self.capacity else {}
+
+
 def rate_limited(limiter: RateLimiter, bucket: str, who: str) -> None:
     """Take a token from ``bucket``; a 429 with Retry-After when it is empty."""
     wait = limiter.acquire(bucket)
@@ -81,16 +134,21 @@ def rate_limited(limiter: RateLimiter, bucket: str, who: str) -> None:
         )
 
 
-def get_principal(
+async def get_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 ) -> Principal:
     """The caller's live key (401 if missing, unknown or revoked), rate limited (429) by
     client address first, so that requests without a valid key are limited too, then by
-    key."""
+    key. A key checked recently is not read again (``KnownKeys``); a database read runs
+    off the event loop."""
     settings: Settings = request.app.state.settings
     address = client_address(request, settings.trusted_proxies)
     rate_limited(request.app.state.address_rate_limiter, address, "address")
-    principal = lookup_key(settings, bearer_token(request, credentials))
+    known_keys: KnownKeys = request.app.state.known_keys
+    token = bearer_token(request, credentials)
+    principal = known_keys.recent(token)
+    if principal is None:
+        principal = await run_in_threadpool(known_keys.lookup, settings, token)
     if principal is None:
         raise unauthorized("invalid_api_key", "the API key is unknown or revoked")
     rate_limited(request.app.state.rate_limiter, principal.key_id, "key")
@@ -100,7 +158,7 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_admin(principal: PrincipalDep) -> Principal:
+async def require_admin(principal: PrincipalDep) -> Principal:
     if not (principal.admin or principal.operator):
         raise ApiError(403, "admin_required", "this route needs a key with the admin scope")
     return principal
@@ -113,7 +171,7 @@ def operator_required() -> ApiError:
     return ApiError(403, "operator_required", "only the server's operator key may do this")
 
 
-def require_operator(principal: AdminDep) -> Principal:
+async def require_operator(principal: AdminDep) -> Principal:
     if not principal.operator:
         raise operator_required()
     return principal

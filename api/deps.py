@@ -13,8 +13,11 @@ from api.auth import AdminDep, PrincipalDep
 from api.core.persistence.db import session_scope
 from api.core.settings import Settings
 
+# Dependencies that only read app.state are ``async``: FastAPI runs a plain ``def``
+# dependency on a worker thread, a thread hop per request for nothing.
 
-def get_app_settings(request: Request) -> Settings:
+
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -51,7 +54,7 @@ def get_admin_session(settings: SettingsDep, _admin: AdminDep) -> Iterator[Sessi
 AdminSessionDep = Annotated[Session, Depends(get_admin_session, scope="function")]
 
 
-def get_celery(request: Request) -> Celery:
+async def get_celery(request: Request) -> Celery:
     celery: Celery = request.app.state.celery
     return celery
 

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from api.auth import get_principal
+from api.auth import KnownKeys, get_principal
 from api.core.queue import create_celery
 from api.core.settings import Settings, get_settings
 from api.errors import install_error_handlers
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, run_reconciler: bool = True)
     app.state.settings = settings
     app.state.celery = create_celery(settings)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.known_keys = KnownKeys(settings.key_recheck_seconds)
     app.state.stream_limit = InFlightLimit(settings.max_streams_per_key, "event streams per key")
     app.state.address_rate_limiter = RateLimiter(
         settings.address_rate_limit_per_second, settings.address_rate_limit_burst

@@ -1,28 +1,35 @@
-"""Serving benchmark: the embed API under concurrency, against the same model called directly.
+"""Serving benchmark: the embed API under concurrency, against the best direct call of the
+same model.
 
-The peer is the limit: the same model, loaded the same way, called in a loop in this
-process on already-decoded images (no HTTP, no decoding, no JSON), from a worker thread
-as the server's batcher calls it. The API runs as its own process (``sslpt api``) on this
-machine with the same number of torch threads; the clients are asyncio + httpx here.
-
-Other processes on a shared machine make timings drift by several times within a minute,
-so the two sides are measured interleaved, and ratios are taken between neighbours:
+The peer (``serving_peer.DirectPeer``) is the limit: the same weights file, rebuilt in
+plain PyTorch and run in this process on already-decoded images (no HTTP, no decoding, no
+JSON) from one worker thread, the fastest of float32, bf16 autocast + channels_last, and
+the same with the weights cast once, chosen per batch size. The API runs as its own
+process (``sslpt api``) on this machine with the same number of torch threads; the
+clients are asyncio + httpx here. Each image size (``--sizes``) is a run of its own:
 
 1. idle latency: ``--latency-requests`` pairs of (one direct batch-1 forward, one
    single-image request to the idle server); p50/p99 of each and the median ratio;
 2. throughput, ``--rounds`` rounds of: the direct loop at ``--max-batch`` for
-   ``--seconds``, then 1, 8 and 32 closed-loop clients sending one image each for
-   ``--seconds`` each; the ratio 32 clients / direct is taken per round, in images per
-   second and in images per CPU-second (the server process's CPU time against this
-   process's during the direct loop): on a shared machine the side with more runnable
-   threads wins a larger share of the cores, which the second ratio does not reward;
+   ``--seconds``, the worker's dataset-embedding path for ``--seconds``, then 1, 8 and 32
+   closed-loop clients sending one image each for ``--seconds`` each. Ratios are taken
+   per round, between neighbours (other processes on a shared machine make timings
+   drift), in images per second and in images per CPU-second (the server process's CPU
+   time against this process's during the direct loop: on a shared machine the side with
+   more runnable threads wins a larger share of the cores, which the second ratio does not
+   reward);
 3. overload: open-loop arrivals at 4x the 32-client throughput for ``--seconds``; status
-   codes, and the server's resident memory sampled through the run.
+   codes, and the server's resident memory sampled through the run;
+4. agreement: the cosine between bf16 and float32 vectors of real images (CIFAR-10 when
+   ``../shared`` has it).
 
-Targets (issue 9): 32-client throughput >= 0.8x direct; idle p50 <= 2x direct batch-1;
-overload answers 429s, no 5xx, memory bounded.
+Targets (issues 9 and 20): 32 clients >= 0.8x the best direct batched forward in images
+per server CPU-second; idle p50 <= 2x the best direct batch-1 forward; dataset embedding
+>= 0.9x the best direct batched forward; overload answers 429s, no 5xx, memory bounded.
 
-Usage (from the repository root): .venv/bin/python bench/serving.py [--threads 1]
+Usage (from the repository root): .venv/bin/python bench/serving.py [--sizes 32,224]. For
+a "before" table, copy ``bench/`` into a checkout of an older commit and run it there with
+``PYTHONPATH=<that checkout>``; the parts the older code lacks are skipped.
 """
 
 from __future__ import annotations
@@ -39,19 +46,20 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import numpy as np
 import torch
-from common import ROOT, load_average, machine
+from common import CIFAR_TAR, ROOT, extract_cifar, load_average, machine
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 from safetensors.torch import save_file
+from serving_peer import DatasetEmbedding, DirectPeer, bf16_agreement
 
 from api.core.persistence import datasets, jobs, trained_models
 from api.core.persistence.api_keys import create_key
@@ -61,7 +69,6 @@ from api.core.persistence.tables import LOCAL_TENANT
 from api.core.settings import Settings
 from ssl_engine.data.formats import decode_image_bytes
 from ssl_engine.factory import build_method
-from ssl_engine.inference import embed_images, load_for_inference
 from ssl_engine.recipe import Recipe
 
 
@@ -117,51 +124,22 @@ def register_model(settings: Settings, backbone: str, image_size: int) -> tuple[
         return model.id, weights
 
 
-def jpeg(image_size: int) -> bytes:
-    pixels = np.random.default_rng(0).integers(0, 256, (image_size, image_size, 3), np.uint8)
+def real_images(count: int) -> list[Image.Image]:
+    """CIFAR-10 images when ``../shared`` has them, else random pixels."""
+    if CIFAR_TAR.exists():
+        files = sorted(extract_cifar().rglob("*.jpg"))[:: 50000 // count][:count]
+        return [Image.open(f).convert("RGB") for f in files]
+    rng = np.random.default_rng(0)
+    return [Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)) for _ in range(count)]
+
+
+def jpeg(image: Image.Image, image_size: int) -> bytes:
+    """``image`` at ``image_size`` px, as a JPEG (quality 90) a client would send."""
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    image.resize((image_size, image_size), Image.Resampling.BICUBIC).save(
+        buffer, format="JPEG", quality=90
+    )
     return buffer.getvalue()
-
-
-class DirectPeer:
-    """The model in this process, always called from one worker thread."""
-
-    def __init__(self, weights: Path, args: argparse.Namespace, image: bytes) -> None:
-        self._pool = ThreadPoolExecutor(1)
-        self._model = self._pool.submit(
-            load_for_inference,
-            weights,
-            Recipe("simclr", args.backbone, args.image_size),
-            torch.device("cpu"),
-        ).result()
-        self._one = decode_image_bytes(image, args.image_size)[None]  # (1, 3, S, S)
-        self._batch = self._one.expand(args.max_batch, -1, -1, -1).contiguous()  # (B, 3, S, S)
-        for _ in range(2):
-            self._forward(self._batch)  # warm-up
-
-    def _forward(self, images: torch.Tensor) -> float:
-        def timed() -> float:
-            tick = time.perf_counter()
-            embed_images(self._model, images, normalize=False)
-            return time.perf_counter() - tick
-
-        return self._pool.submit(timed).result()
-
-    def batch_1_seconds(self) -> float:
-        return self._forward(self._one)
-
-    def images_per_sec(self, seconds: float) -> tuple[float, float]:
-        """Images per second and per CPU-second of back-to-back forwards at the maximum
-        batch size for ``seconds`` (this process does nothing else meanwhile)."""
-        elapsed, images, cpu = 0.0, 0, time.process_time()
-        while elapsed < seconds:
-            elapsed += self._forward(self._batch)
-            images += len(self._batch)
-        return images / elapsed, images / (time.process_time() - cpu)
-
-    def close(self) -> None:
-        self._pool.shutdown()
 
 
 @contextmanager
@@ -179,6 +157,7 @@ def api_server(settings: Settings, args: argparse.Namespace) -> Iterator[tuple[s
         SSLPT_EMBED_MAX_QUEUE=str(args.max_queue),
         SSLPT_RECONCILE_INTERVAL_SECONDS="3600",
         SSLPT_RATE_LIMIT_PER_SECOND="0",  # the benchmark measures serving, not the limiter
+        SSLPT_SERVING_PRECISION=args.precision,
     )
     log = (settings.data_dir / "api.log").open("wb")
     process = subprocess.Popen(
@@ -319,10 +298,30 @@ def report(phase: Phase) -> str:
     )
 
 
+@dataclass
+class SizeResult:
+    image_size: int
+    direct_best: dict[int, str]
+    idle_ratio: float
+    idle_p50_ms: float
+    direct_1_ms: float
+    client_rates: dict[int, float]  # images/s, median over rounds
+    client_per_cpu: dict[int, float]  # images per server CPU-second, median over rounds
+    direct_rate: float
+    direct_per_cpu: float
+    ratio_32_per_cpu: float  # median over rounds of the per-round ratio
+    ratio_32: float
+    dataset_ratio: float | None  # dataset embedding / direct batched, per CPU-second
+    phases: list[Phase]
+    overload: Phase
+    agreement: tuple[float, float] | None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backbone", default="resnet18")
-    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--sizes", default="32,224", help="image sizes, one run each")
+    parser.add_argument("--precision", default="auto", help="SSLPT_SERVING_PRECISION")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--max-queue", type=int, default=64)
@@ -335,16 +334,52 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    print(f"machine: {machine()}; torch threads {torch.get_num_threads()}")
+    print(f"machine: {machine()}; torch threads {torch.get_num_threads()}; code at {ROOT}")
     print(f"load average at start: {load_average()}")
+    results = [run_size(args, int(size)) for size in args.sizes.split(",")]
+    print()
+    print(
+        "size | best direct b32 / b1 | idle p50 / direct b1 | 1 / 8 / 32 clients img/s "
+        "| per server CPU-s | direct b32 img/s (per CPU-s) | 32 clients / direct per CPU-s "
+        "| dataset embedding / direct | bf16 vs fp32 cosine min (mean)"
+    )
+    for r in results:
+        agreement = f"{r.agreement[0]:.5f} ({r.agreement[1]:.5f})" if r.agreement else "-"
+        dataset = f"{r.dataset_ratio:.2f}" if r.dataset_ratio is not None else "-"
+        print(
+            f"{r.image_size} | {r.direct_best[args.max_batch]} / {r.direct_best[1]} "
+            f"| {r.idle_p50_ms:.1f} / {r.direct_1_ms:.1f} ms = {r.idle_ratio:.2f} "
+            f"| {' / '.join(f'{r.client_rates[c]:.1f}' for c in CLIENTS)} "
+            f"| {' / '.join(f'{r.client_per_cpu[c]:.1f}' for c in CLIENTS)} "
+            f"| {r.direct_rate:.1f} ({r.direct_per_cpu:.1f}) | {r.ratio_32_per_cpu:.2f} "
+            f"(per wall-s {r.ratio_32:.2f}) | {dataset} | {agreement}"
+        )
+    print(f"load average at end: {load_average()}")
+
+
+CLIENTS = (1, 8, 32)
+
+
+def run_size(args: argparse.Namespace, size: int) -> SizeResult:
+    print(f"\n=== {args.backbone} at {size} px, serving precision {args.precision}")
+    samples = real_images(256)
+    recipe = Recipe("simclr", args.backbone, size)
     with tempfile.TemporaryDirectory(prefix="sslpt-bench-serving-") as tmp:
         settings = Settings(data_dir=Path(tmp))
-        model_id, weights = register_model(settings, args.backbone, args.image_size)
-        image = jpeg(args.image_size)
+        model_id, weights = register_model(settings, args.backbone, size)
+        image = jpeg(samples[0], size)
         body = json.dumps({"images": [base64.b64encode(image).decode()]}).encode()
         path = f"/v1/models/{model_id}/embed"
-        peer = DirectPeer(weights, args, image)
+        peer = DirectPeer(weights, recipe, decode_image_bytes(image, size), args.max_batch)
+        pixels = torch.stack(
+            [decode_image_bytes(jpeg(sample, size), size) for sample in samples]
+        )  # (N, 3, S, S) in [0, 1]
+        dataset = optional(
+            lambda: DatasetEmbedding(
+                weights, recipe, (pixels * 255).round().to(torch.uint8), args.precision
+            )
+        )
+        agreement = optional(lambda: bf16_agreement(weights, recipe, pixels))
         with api_server(settings, args) as (url, pid):
             httpx.post(
                 f"{url}/v1/models/{model_id}/warmup", headers=AUTH_HEADERS, timeout=120
@@ -360,26 +395,36 @@ def main() -> None:
                 f"{np.median(forwards) * 1000:.1f} ms, p99 {np.percentile(forwards, 99) * 1000:.1f}"
                 f" ms; median ratio {np.median(ratios):.2f} (target <= 2)"
             )
-            phases = {clients: Phase(f"{clients} clients", 0) for clients in (1, 8, 32)}
-            direct_rates, round_ratios, cpu_ratios = [], [], []
+            phases = {clients: Phase(f"{clients} clients", 0) for clients in CLIENTS}
+            rates: dict[int, list[float]] = {c: [] for c in CLIENTS}
+            per_cpu: dict[int, list[float]] = {c: [] for c in CLIENTS}
+            direct_rates, direct_cpu, round_ratios, cpu_ratios, dataset_ratios = [], [], [], [], []
             for round_index in range(args.rounds):
                 direct_rate, direct_per_cpu = peer.images_per_sec(args.seconds)
                 direct_rates.append(direct_rate)
-                rates = []
+                direct_cpu.append(direct_per_cpu)
+                if dataset is not None:
+                    _, dataset_per_cpu = dataset.images_per_sec(args.seconds)
+                    dataset_ratios.append(dataset_per_cpu / direct_per_cpu)
                 for clients, phase in phases.items():
                     served, cpu = phase.statuses[200], cpu_seconds(pid)
                     load = closed_loop(url, path, body, clients, args.seconds, phase)
                     run_phase(url, pid, model_id, phase, load)
-                    rates.append((phase.statuses[200] - served) / args.seconds)
-                server_per_cpu = rates[-1] * args.seconds / (cpu_seconds(pid) - cpu)
-                round_ratios.append(rates[-1] / direct_rate)
-                cpu_ratios.append(server_per_cpu / direct_per_cpu)
+                    done = phase.statuses[200] - served
+                    rates[clients].append(done / args.seconds)
+                    per_cpu[clients].append(done / (cpu_seconds(pid) - cpu))
+                round_ratios.append(rates[32][-1] / direct_rate)
+                cpu_ratios.append(per_cpu[32][-1] / direct_per_cpu)
                 print(
                     f"round {round_index + 1}: direct batch {args.max_batch} "
-                    f"{direct_rate:.1f} img/s ({direct_per_cpu:.1f} per CPU-s); 1/8/32 clients "
-                    + " / ".join(f"{r:.1f}" for r in rates)
-                    + f" img/s (32: {server_per_cpu:.1f} per server CPU-s); 32 clients / direct "
-                    f"{round_ratios[-1]:.2f}, per CPU-s {cpu_ratios[-1]:.2f}"
+                    f"{direct_rate:.1f} img/s ({direct_per_cpu:.1f} per CPU-s)"
+                    + (f"; dataset embedding {dataset_ratios[-1]:.2f}x" if dataset_ratios else "")
+                    + "; 1/8/32 clients "
+                    + " / ".join(f"{rates[c][-1]:.1f}" for c in CLIENTS)
+                    + " img/s ("
+                    + " / ".join(f"{per_cpu[c][-1]:.1f}" for c in CLIENTS)
+                    + f" per server CPU-s); 32 clients / direct {round_ratios[-1]:.2f}, "
+                    f"per CPU-s {cpu_ratios[-1]:.2f}"
                 )
             rate = 4 * phases[32].ok_per_sec
             overload = Phase(f"overload {rate:.0f} req/s", args.seconds)  # seconds: set by the run
@@ -390,21 +435,42 @@ def main() -> None:
     for phase in (*phases.values(), overload):
         print(report(phase))
     errors = sum(n for code, n in overload.statuses.items() if code >= 500 or code < 0)
-    overload_rejection_ms = (
-        float(np.median(overload.rejections) * 1000) if overload.rejections else 0.0
-    )
     print(
-        f"32 clients / direct: median over rounds {np.median(round_ratios):.2f} (target >= 0.8),"
-        f" per CPU-second {np.median(cpu_ratios):.2f}; "
-        f"idle p50 / direct batch-1 p50: {idle.percentile_ms(50) / 1000 / np.median(forwards):.2f}"
-        f" (target <= 2); overload: {overload.sent} sent, {overload.statuses[429]} x 429 (p50 "
-        f"{overload_rejection_ms:.0f} ms), {errors} x 5xx/failed; "
+        f"overload: {overload.sent} sent, {overload.statuses[429]} x 429, {errors} x 5xx/failed; "
         f"server RSS peak {overload.peak_rss_mb:.0f} MB (32 clients: "
         f"{phases[32].peak_rss_mb:.0f} MB), {settled:.0f} MB after"
     )
     if overload.failures:
         print(f"connection-level failures under overload: {dict(overload.failures)}")
-    print(f"load average at end: {load_average()}")
+    return SizeResult(
+        image_size=size,
+        direct_best=peer.best,
+        idle_ratio=float(np.median(ratios)),
+        idle_p50_ms=idle.percentile_ms(50),
+        direct_1_ms=float(np.median(forwards) * 1000),
+        client_rates={c: float(np.median(rates[c])) for c in CLIENTS},
+        client_per_cpu={c: float(np.median(per_cpu[c])) for c in CLIENTS},
+        direct_rate=float(np.median(direct_rates)),
+        direct_per_cpu=float(np.median(direct_cpu)),
+        ratio_32_per_cpu=float(np.median(cpu_ratios)),
+        ratio_32=float(np.median(round_ratios)),
+        dataset_ratio=float(np.median(dataset_ratios)) if dataset_ratios else None,
+        phases=list(phases.values()),
+        overload=overload,
+        agreement=agreement,
+    )
+
+
+T = TypeVar("T")
+
+
+def optional(make: Callable[[], T]) -> T | None:
+    """``make()``, or None when the code under test predates it (a "before" run)."""
+    try:
+        return make()
+    except (ImportError, TypeError) as error:
+        print(f"skipped (the code under test lacks it): {error}")
+        return None
 
 
 async def _paired_latency(

@@ -51,6 +51,10 @@ def run_api() -> None:
 
     private_files()
     settings = get_settings()
+    # OpenMP's threads sleep between the model's operations instead of spinning: in a
+    # server they would spin on the cores the event loop needs between small batches
+    # (bench/RESULTS.md, "Serving fast path"). Read when torch loads, which is below.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     uvicorn.run(
         "api.main:create_app",
         factory=True,

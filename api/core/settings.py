@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     max_active_jobs_per_tenant: int = Field(
         32, ge=1, description="Queued + running jobs, probes and dataset embeddings per tenant."
     )
+    key_recheck_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long an API process trusts a key it found live before checking it "
+        "in the database again; a key revoked elsewhere is refused within it (0: every "
+        "request).",
+    )
     rate_limit_per_second: float = Field(
         100.0, ge=0, description="Sustained requests per second per API key; 0 = no limit."
     )
@@ -183,7 +190,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'sslpt.db').resolve()}"
+        return self.database_url or _sqlite_url(self.data_dir, os.getcwd())
 
     @property
     def resolved_broker_url(self) -> str:
@@ -213,6 +220,14 @@ class Settings(BaseSettings):
     def local_key_file(self) -> Path:
         """The embedded mode's key, written by ``sslpt up`` for the CLI on this machine."""
         return (self.data_dir / "local-api-key").resolve()
+
+
+@lru_cache(maxsize=64)
+def _sqlite_url(data_dir: Path, cwd: str) -> str:
+    """The embedded database's URL; resolving a path costs a system call per component,
+    and every request asks for it (``cwd``: a relative ``data_dir`` depends on it)."""
+    del cwd  # part of the cache key only
+    return f"sqlite:///{(data_dir / 'sslpt.db').resolve()}"
 
 
 @lru_cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import AdminDep, PrincipalDep, operator_required
@@ -71,11 +71,16 @@ def list_keys(
 
 
 @router.delete("/v1/keys/{key_id}", response_model=KeyOut, responses=ADMIN)
-def revoke_key(key_id: str, session: AdminSessionDep, principal: AdminDep) -> KeyOut:
-    """Revoke a key by id or prefix: its next request is a 401. Revoking twice is a no-op."""
+def revoke_key(
+    key_id: str, session: AdminSessionDep, principal: AdminDep, request: Request
+) -> KeyOut:
+    """Revoke a key by id or prefix: its next request to this API process is a 401 (to
+    another, within ``SSLPT_KEY_RECHECK_SECONDS``). Revoking twice is a no-op."""
     key = api_keys.find_key(session, key_id)
     if key is None or not principal.may_manage(key.tenant_id):
         raise not_found("key", key_id)
     api_keys.revoke_key(session, key.id)
+    session.commit()
+    request.app.state.known_keys.forget(key.id)
     session.refresh(key)
     return KeyOut.model_validate(key)

@@ -17,7 +17,7 @@ from api.errors import ApiError, not_found
 from api.serving.model_cache import ModelCache, ModelSpec
 
 
-def get_model_cache(request: Request) -> ModelCache:
+async def get_model_cache(request: Request) -> ModelCache:
     cache: ModelCache = request.app.state.model_cache
     return cache
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ def test_keys_are_created_listed_and_revoked_from_the_command_line(
     assert created.exit_code == 0, created.output
     key = created.stdout.strip().splitlines()[-1]
     assert key.startswith("sslpt_")
-    with TestClient(create_app(cli_settings, run_reconciler=False)) as client:
+    recheck = cli_settings.model_copy(update={"key_recheck_seconds": 0.5})
+    with TestClient(create_app(recheck, run_reconciler=False)) as client:
         me = client.get("/v1/me", headers=bearer(key))
         assert me.json()["tenant"] == "team-d"
 
@@ -42,6 +44,8 @@ def test_keys_are_created_listed_and_revoked_from_the_command_line(
 
         revoked = runner.invoke(app, ["keys", "revoke", key[:14]])
         assert revoked.exit_code == 0 and "revoked" in revoked.stdout
+        # Revoked outside the API process: refused once the process checks the key again.
+        time.sleep(0.6)
         assert client.get("/v1/me", headers=bearer(key)).status_code == 401
     missing = runner.invoke(app, ["keys", "revoke", "sslpt_nothing"])
     assert missing.exit_code == 1

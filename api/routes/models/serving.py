@@ -30,7 +30,7 @@ from api.serving.images import check_request_pixels, decode_base64, images_to_ba
 from api.serving.inputs import read_body, read_embed_inputs, validated
 from api.serving.model_cache import LoadedModel
 from api.serving.threads import off_loop
-from api.serving.vectors import encode_vectors
+from api.serving.vectors import encode_vectors, json_response
 from ssl_engine.precision import Precision, RequestedPrecision
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -101,7 +101,7 @@ async def warmup(spec: ModelSpecDep, cache: ModelCacheDep) -> WarmupResponse:
 )
 async def embed(
     request: Request, spec: ModelSpecDep, cache: ModelCacheDep, settings: SettingsDep
-) -> EmbedResponse:
+) -> Response:
     """Embed images sent as multipart ``files``, JSON base64 ``images`` or ``dataset_items``."""
     with observed(spec.model_id):
         loaded, slot = await admit(cache, spec)
@@ -119,13 +119,14 @@ async def embed(
     embeddings = encode_vectors(
         vectors, normalize=inputs.normalize, encoding_format=inputs.encoding_format
     )
-    return EmbedResponse(
+    answer = EmbedResponse.model_construct(  # built from checked values: no validation pass
         model=spec.model_id,
         dim=int(vectors.shape[1]),
         precision=precision,
         encoding_format=inputs.encoding_format,
         embeddings=embeddings,
     )
+    return json_response(answer)
 
 
 Pair = tuple[tuple[str, bytes], tuple[str, bytes]]  # ((name, x image), (name, y image))

@@ -156,7 +156,8 @@ def api_server(settings: Settings, args: argparse.Namespace) -> Iterator[tuple[s
         SSLPT_EMBED_MAX_WAIT_MS=str(args.max_wait_ms),
         SSLPT_EMBED_MAX_QUEUE=str(args.max_queue),
         SSLPT_RECONCILE_INTERVAL_SECONDS="3600",
-        SSLPT_RATE_LIMIT_PER_SECOND="0",  # the benchmark measures serving, not the limiter
+        SSLPT_RATE_LIMIT_PER_SECOND="0",  # the benchmark measures serving, not the limiters
+        SSLPT_ADDRESS_RATE_LIMIT_PER_SECOND="0",
         SSLPT_SERVING_PRECISION=args.precision,
     )
     log = (settings.data_dir / "api.log").open("wb")

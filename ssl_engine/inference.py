@@ -4,10 +4,11 @@ training.
 Serving makes the per-device choices a training run makes (``ssl_engine.acceleration``):
 the weights are stored channels_last once, at load (on CPU and CUDA), and the forward pass
 runs under autocast at the serving precision, with the weights autocast would cast on
-every call (convolutions and linear layers) cast once instead (``cast_for_autocast``) (``acceleration.serving_precision``: ``auto``
-is bf16 where the device has bf16 kernels, CUDA GPUs that report it and CPUs with
-AVX512-BF16 or AMX, fp16 on other CUDA GPUs, float32 elsewhere; ``fp32`` gives
-float32-exact vectors on any device). Whatever the precision, vectors come back float32.
+every call (convolutions and linear layers) cast once instead (``cast_for_autocast``).
+The precision (``acceleration.serving_precision``): ``auto`` is bf16 where the device has
+bf16 kernels (CUDA GPUs that report it, CPUs with AVX512-BF16 or AMX), fp16 on other CUDA
+GPUs, float32 elsewhere; ``fp32`` gives float32-exact vectors on any device. Whatever the
+precision, vectors come back float32.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Rewrite the generated tables of the docs from the code.
 
-Two regions, each between ``<!-- generated:NAME -->`` and ``<!-- end generated -->``:
+Three regions, each between ``<!-- generated:NAME -->`` and ``<!-- end generated -->``:
 
 * ``routes`` in docs/http-api.md, from the app's OpenAPI document
   (``api.main.create_app(...).openapi()``): method, path, operation id, summary, key;
 * ``settings`` in docs/operations.md, from ``api.core.settings.Settings.model_fields``:
-  environment variable, default, description.
+  environment variable, default, description;
+* ``recipes`` in docs/methods.md, from each registered method's ``optimizer_defaults``.
 
 Run from the repository root::
 
@@ -109,6 +110,28 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+# ---- recipes ---------------------------------------------------------------------------
+
+
+def recipe_table() -> str:
+    from ssl_engine.methods.registry import METHODS
+
+    rows = [
+        "| method | optimizer | lr per 256 | weight decay | LARS eta, clip | AdamW betas "
+        "| warm-up (share of run) | source |",
+        "|---|---|---:|---:|---|---|---:|---|",
+    ]
+    for name, method in METHODS.items():
+        recipe = method.optimizer_defaults
+        lars = f"{recipe.trust_coefficient:g}, {recipe.clip_lr}" if recipe.name == "lars" else ""
+        betas = ", ".join(f"{b:g}" for b in recipe.betas) if recipe.name == "adamw" else ""
+        rows.append(
+            f"| `{name}` | {recipe.name} | {recipe.lr:g} | {recipe.weight_decay:g} | {lars} "
+            f"| {betas} | {recipe.warmup_fraction:g} | {cell(recipe.source)} |"
+        )
+    return "\n".join(rows)
+
+
 # ---- the files -------------------------------------------------------------------------
 
 
@@ -126,6 +149,7 @@ def tables() -> dict[Path, tuple[str, str]]:
     return {
         DOCS / "http-api.md": ("routes", route_table(openapi_document())),
         DOCS / "operations.md": ("settings", settings_table()),
+        DOCS / "methods.md": ("recipes", recipe_table()),
     }
 
 

@@ -34,6 +34,13 @@ class LARS(Optimizer):
     ``lars_adaptation=False`` (biases, norms; see ``param_groups``) take plain SGD steps.
     A zero weight or gradient norm (e.g. a zero-initialised layer) also falls back to
     plain SGD, since the ratio is then meaningless.
+
+    ``clip_lr`` (the LARS of solo-learn's CIFAR recipes; da Costa et al., JMLR 2022)
+    replaces the product lr * local_lr by min(local_lr, lr): each layer moves by the
+    fraction eta of its norm, but never faster than plain SGD at the scheduled rate. The
+    fraction then no longer shrinks with the rate, so eta must be larger (0.02 rather
+    than 0.001) for steps of the same size; warm-up and cosine decay still act through
+    the cap.
     """
 
     def __init__(
@@ -43,6 +50,7 @@ class LARS(Optimizer):
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         trust_coefficient: float = 0.001,
+        clip_lr: bool = False,
         eps: float = 1e-8,
     ) -> None:
         if lr < 0:
@@ -58,6 +66,7 @@ class LARS(Optimizer):
             "momentum": momentum,
             "weight_decay": weight_decay,
             "trust_coefficient": trust_coefficient,
+            "clip_lr": clip_lr,
             "eps": eps,
             "lars_adaptation": True,
         }
@@ -85,6 +94,8 @@ class LARS(Optimizer):
             g_norm = torch.linalg.vector_norm(grad)
             denominator = g_norm + weight_decay * w_norm + group["eps"]
             trust = group["trust_coefficient"] * w_norm / denominator
+            if group["clip_lr"] and group["lr"] > 0:
+                trust = torch.clamp(trust / group["lr"], max=1.0)  # step: min(eta*ratio, lr)
             usable = (w_norm > 0) & (g_norm > 0)
             update.mul_(torch.where(usable, trust, torch.ones_like(trust)))
         if group["momentum"] > 0:
@@ -124,22 +135,38 @@ def _all_on_cuda(params: list[Any]) -> bool:
 
 
 def build_optimizer(
-    name: str, params: ParamsT, *, lr: float, weight_decay: float, momentum: float
+    name: str,
+    params: ParamsT,
+    *,
+    lr: float,
+    weight_decay: float,
+    momentum: float,
+    trust_coefficient: float = 0.001,
+    clip_lr: bool = False,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> Optimizer:
     """ "sgd" | "lars" | "adamw" over ``params`` (tensors or groups from ``param_groups``).
 
-    ``weight_decay`` is the default for groups that do not set their own. SGD and AdamW
-    use the fused CUDA kernels when every parameter is on CUDA, the foreach path
-    otherwise; ``momentum`` is AdamW's beta1.
+    ``weight_decay`` is the default for groups that do not set their own; ``momentum``
+    is SGD's and LARS's, ``betas`` AdamW's, ``trust_coefficient`` and ``clip_lr`` LARS's.
+    SGD and AdamW use the fused CUDA kernels when every parameter is on CUDA, the
+    foreach path otherwise.
     """
     groups: list[Any] = list(params)
     kernels = {"fused": True} if _all_on_cuda(groups) else {"foreach": True}
     if name == "sgd":
         return SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, **kernels)
     if name == "adamw":
-        return AdamW(groups, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay, **kernels)
+        return AdamW(groups, lr=lr, betas=betas, weight_decay=weight_decay, **kernels)
     if name == "lars":
-        return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return LARS(
+            groups,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            trust_coefficient=trust_coefficient,
+            clip_lr=clip_lr,
+        )
     raise ValueError(f"unknown optimizer {name!r}; known: {list(OPTIMIZERS)}")
 
 

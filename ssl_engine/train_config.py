@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
 Optimizer = Literal["sgd", "lars", "adamw"]
 Precision = Literal["auto", "bf16", "fp32"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
+# AdamW's (beta1, beta2), each in [0, 1)
+Beta = Annotated[float, Field(ge=0, lt=1)]
+Betas = tuple[Beta, Beta]
 
 USER_OPTION = "user_option"  # the metadata key of a field a job's submitter may set
 
@@ -52,12 +55,30 @@ class TrainConfig:
     optimizer: Optimizer | None = field(default=None, metadata=user_option())
     # the base lr is scaled by batch_size / 256
     lr: float | None = field(
-        default=None, metadata=user_option("Base LR for batch 256.", gt=0, le=100)
+        default=None,
+        metadata=user_option("Base LR per 256 images (scaled by batch / 256).", gt=0, le=100),
     )
     weight_decay: float | None = field(default=None, metadata=user_option(ge=0, le=1))
-    # One epoch of linear warm-up keeps the first large-lr steps from wrecking BN
-    # statistics; clamped to the run's length for very short runs.
-    warmup_epochs: float = field(default=1.0, metadata=user_option(ge=0, le=1000))
+    momentum: float | None = field(
+        default=None, metadata=user_option("SGD and LARS momentum.", ge=0, le=0.999)
+    )
+    trust_coefficient: float | None = field(
+        default=None,
+        metadata=user_option("LARS eta: a layer's step as a fraction of |w|.", gt=0, le=1),
+    )
+    clip_lr: bool | None = field(
+        default=None, metadata=user_option("LARS: cap each layer's rate at the scheduled lr.")
+    )
+    betas: Betas | None = field(default=None, metadata=user_option("AdamW (beta1, beta2)."))
+    # Warm-up: a share of the run (the method's recipe by default), or, as jobs stored
+    # before warm-up scaled with the run say, a number of epochs; at most the whole run.
+    warmup_fraction: float | None = field(
+        default=None, metadata=user_option("Share of the run spent warming up.", ge=0, le=1)
+    )
+    warmup_epochs: float | None = field(
+        default=None,
+        metadata=user_option("Warm-up in epochs; overrides warmup_fraction.", ge=0, le=1000),
+    )
     # Speed switches; what "auto" picks per device, and the measurements behind each
     # default, are in ssl_engine.acceleration.
     precision: Precision = field(
@@ -90,8 +111,10 @@ class TrainConfig:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.warmup_epochs < 0 or self.log_every_steps < 1:
-            raise ValueError("warmup_epochs must be >= 0 and log_every_steps >= 1")
+        if (self.warmup_epochs or 0) < 0 or not 0 <= (self.warmup_fraction or 0) <= 1:
+            raise ValueError("warmup_epochs must be >= 0 and warmup_fraction in [0, 1]")
+        if self.log_every_steps < 1:
+            raise ValueError("log_every_steps must be >= 1")
         if self.checkpoint_every_steps < 0 or self.collapse_every_steps < 0:
             raise ValueError("checkpoint_every_steps and collapse_every_steps must be >= 0")
         if self.checkpoints_kept < 1:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -38,7 +38,7 @@ from ssl_engine.acceleration import (
     use_channels_last,
 )
 from ssl_engine.checkpoint import KEEP, TrainingState, load_latest, save_checkpoint
-from ssl_engine.methods.base import Batch, EpochContext, Method, StepOutput
+from ssl_engine.methods.base import Batch, EpochContext, Method, OptimizerDefaults, StepOutput
 from ssl_engine.monitor import CollapseMonitor
 from ssl_engine.optim import build_optimizer, build_scheduler, param_groups
 from ssl_engine.train_config import TrainConfig
@@ -215,20 +215,46 @@ class Checkpointer:
 
 
 def _optimization(
-    method: Method, config: TrainConfig, total_steps: int, steps_per_epoch: int
+    method: Method, config: TrainConfig, total_steps: int
 ) -> tuple[Optimizer, LRScheduler]:
-    defaults = method.optimizer_defaults
-    base_lr = defaults.lr if config.lr is None else config.lr
-    weight_decay = defaults.weight_decay if config.weight_decay is None else config.weight_decay
+    recipe = job_recipe(method.optimizer_defaults, config)
     optimizer = build_optimizer(
-        config.optimizer or defaults.name,
-        param_groups(method, weight_decay),
-        lr=base_lr * config.batch_size / REFERENCE_BATCH_SIZE,
-        weight_decay=weight_decay,
-        momentum=defaults.momentum,
+        recipe.name,
+        param_groups(method, recipe.weight_decay),
+        lr=recipe.lr * config.batch_size / REFERENCE_BATCH_SIZE,
+        weight_decay=recipe.weight_decay,
+        momentum=recipe.momentum,
+        trust_coefficient=recipe.trust_coefficient,
+        clip_lr=recipe.clip_lr,
+        betas=recipe.betas,
     )
-    warmup_steps = min(round(config.warmup_epochs * steps_per_epoch), total_steps)
+    warmup_steps = min(round(recipe.warmup_fraction * total_steps), total_steps)
     return optimizer, build_scheduler(optimizer, total_steps, warmup_steps)
+
+
+def job_recipe(defaults: OptimizerDefaults, config: TrainConfig) -> OptimizerDefaults:
+    """The method's recipe with the job's own training options on top.
+
+    A warm-up given in epochs (``warmup_epochs``, as jobs stored before warm-up scaled
+    with the run have it) becomes the same share of this run.
+    """
+    overrides: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("name", config.optimizer),
+            ("lr", config.lr),
+            ("weight_decay", config.weight_decay),
+            ("momentum", config.momentum),
+            ("trust_coefficient", config.trust_coefficient),
+            ("clip_lr", config.clip_lr),
+            ("betas", None if config.betas is None else tuple(config.betas)),
+            ("warmup_fraction", config.warmup_fraction),
+        )
+        if value is not None
+    }
+    if config.warmup_epochs is not None:
+        overrides["warmup_fraction"] = min(config.warmup_epochs / config.epochs, 1.0)
+    return replace(defaults, **overrides)
 
 
 def _restore(
@@ -295,7 +321,7 @@ def train(
 
     steps_per_epoch = loader.steps_per_epoch
     total_steps = config.epochs * steps_per_epoch
-    optimizer, scheduler = _optimization(method, config, total_steps, steps_per_epoch)
+    optimizer, scheduler = _optimization(method, config, total_steps)
     checkpointer = Checkpointer(
         checkpoint_dir, method, optimizer, scheduler, hooks, config.checkpoints_kept
     )

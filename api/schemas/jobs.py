@@ -15,7 +15,7 @@ from ssl_engine.train_config import USER_OPTION, TrainConfig, UserOption
 def _training_options_model() -> type[BaseModel]:
     """The ``TrainConfig`` fields marked as user options, as a strict request model: the
     same types, defaults, bounds and descriptions as the engine declares."""
-    hints = get_type_hints(TrainConfig)
+    hints = get_type_hints(TrainConfig, include_extras=True)
     options: dict[str, Any] = {}
     for config_field in dataclasses.fields(TrainConfig):
         option: UserOption | None = config_field.metadata.get(USER_OPTION)

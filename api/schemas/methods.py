@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class OptimizerDefaultsOut(BaseModel):
+    """The method's training recipe; each value can be overridden in a job's ``training``."""
+
     name: str
-    lr: float
+    lr: float = Field(description="Per 256 images; scaled by batch / 256.")
     weight_decay: float
-    momentum: float
+    momentum: float = Field(description="SGD and LARS momentum.")
+    trust_coefficient: float = Field(description="LARS eta.")
+    clip_lr: bool = Field(description="LARS: each layer's rate capped at the scheduled lr.")
+    betas: tuple[float, float] = Field(description="AdamW (beta1, beta2).")
+    warmup_fraction: float = Field(description="Share of the run spent warming up.")
+    source: str = Field(description="Where the values come from, and why where they differ.")
 
 
 class MethodOut(BaseModel):

@@ -81,10 +81,17 @@ class BarlowTwins(JointEmbeddingMethod):
         "Redundancy Reduction. ICML 2021. arXiv:2103.03230"
     )
     hyperparameters_model: ClassVar[type[Hyperparameters]] = BarlowTwinsHyperparameters
-    # AdamW, not the paper's LARS nor SGD: the loss's scale grows with P, and Adam's
-    # per-parameter steps do not. See bench/RESULTS.md, "Barlow Twins optimizer".
+    # AdamW, not a reference's SGD (lightly: 0.12 per 256, wd 5e-4) or LARS (solo-learn:
+    # 0.3 per 256, eta 0.02, clip_lr, wd 1e-4, loss x 0.1): the loss's scale grows with P,
+    # and Adam's per-parameter steps do not. See bench/RESULTS.md, "Barlow Twins
+    # optimizer" and "Recipes".
     optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults(
-        name="adamw", lr=1e-3, weight_decay=1e-4, momentum=0.9
+        name="adamw",
+        lr=1e-3,
+        weight_decay=1e-4,
+        warmup_fraction=0.067,  # one epoch of the 15-epoch run it was measured on
+        source="measured here (bench/RESULTS.md, Barlow Twins optimizer): AdamW 1e-3 per "
+        "256, wd 1e-4; the references' SGD and LARS learn less in short runs",
     )
 
     def __init__(

@@ -11,12 +11,16 @@ the queue (the negatives), which is what prevents collapse. The queue decouples 
 of negatives from the batch size; the key encoder trails the query encoder slowly, so
 keys enqueued a few hundred steps apart stay comparable.
 
-    view q -> backbone -> projector -> q (B, P) --\
-    view k -> key backbone -> key projector -> k (B, P) -> InfoNCE(q, k, queue (K, P))
-    after the loss: enqueue k; after each optimizer step: key encoder <- EMA of the encoder
+    views a, b -> backbone -> projector -> q_a, q_b (B, P) each
+    views a, b -> shuffle -> key backbone (split BN) -> key projector -> unshuffle -> k_a, k_b
+    loss = (InfoNCE(q_a, k_b, queue) + InfoNCE(q_b, k_a, queue)) / 2
+    after the loss: enqueue k_a, k_b; after each optimizer step: key encoder <- EMA
 
-Not reproduced: shuffling BN, a multi-GPU trick that keeps a query and its key from
-sharing BatchNorm batch statistics; a single-process job computes keys on one batch.
+The symmetric loss uses each image twice per step (the MoCo authors' CIFAR-10 demo
+reports it worth about twice the epochs). Shuffling BN (MoCo, section 3.3) is done in one
+process: the key encoder's BatchNorm normalises ``num_splits`` random groups of the batch
+separately (``ssl_engine.split_batchnorm``), so a key never shares batch statistics
+with its query.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from torch import Tensor
+from torch import Tensor, nn
 
 from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import moco_v2_config
@@ -40,12 +44,15 @@ from ssl_engine.methods.base import (
     StepOutput,
 )
 from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
+from ssl_engine.split_batchnorm import set_num_splits_, shuffled_forward, split_batchnorm_
 
 
 class MoCoV2Hyperparameters(Hyperparameters):
     """MoCo v2's knobs; paper defaults except where marked as CIFAR-scale."""
 
-    temperature: float = fields.temperature(0.2, "InfoNCE temperature (MoCo v2: 0.2).")
+    temperature: float = fields.temperature(
+        0.1, "InfoNCE temperature (lightly's CIFAR-10 recipe: 0.1; MoCo v2 on ImageNet: 0.2)."
+    )
     momentum: float = Field(
         0.99,
         ge=0,
@@ -67,6 +74,17 @@ class MoCoV2Hyperparameters(Hyperparameters):
     )
     projection_dim: int = fields.width(
         128, "Output size of the projection head (paper: 128).", le=4096
+    )
+    num_splits: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description=(
+            "Groups of the global batch whose keys are normalised with their own BatchNorm "
+            "statistics, after a random shuffle (MoCo's shuffling BN on 8 GPUs; lightly's "
+            "CIFAR-10 recipe: 8 splits). 1 turns it off. A batch it does not divide uses "
+            "the largest divisor below."
+        ),
     )
     projection_hidden_dim: int | None = Field(
         None,
@@ -90,9 +108,16 @@ class MoCoV2(JointEmbeddingMethod):
         "2020. arXiv:2003.04297 (MoCo: He et al., CVPR 2020, arXiv:1911.05722)"
     )
     hyperparameters_model = MoCoV2Hyperparameters
-    # The paper's SGD recipe: lr 0.03 per 256 images, momentum 0.9. Weight decay 5e-4
-    # instead of ImageNet's 1e-4: small datasets over-fit sooner (the CIFAR recipes' value).
-    optimizer_defaults = OptimizerDefaults(name="sgd", lr=0.03, weight_decay=5e-4)
+    # lightly's CIFAR-10 recipe; solo-learn's (SGD 0.3, wd 1e-4, temperature 0.2, 10
+    # warm-up epochs of 1,000) is compared in bench/RESULTS.md, "Recipes".
+    optimizer_defaults = OptimizerDefaults(
+        name="sgd",
+        lr=0.12,
+        weight_decay=5e-4,
+        warmup_fraction=0.0,
+        source="lightly 1.5 docs/source/getting_started/benchmarks/cifar10_benchmark.py, "
+        "MocoModel: SGD 6e-2 * batch / 128, momentum 0.9, wd 5e-4, cosine, no warm-up",
+    )
 
     queue: Tensor
     queue_ptr: Tensor
@@ -104,7 +129,7 @@ class MoCoV2(JointEmbeddingMethod):
         hidden_dim = hparams.projection_hidden_dim or self.embed_dim
         # MoCo v2's head: fc -> ReLU -> fc, without BatchNorm.
         self.projector = mlp(self.embed_dim, hidden_dim, hparams.projection_dim, batch_norm=False)
-        self.key_backbone = frozen_copy(self.backbone)
+        self.key_backbone = split_batchnorm_(frozen_copy(self.backbone), hparams.num_splits)
         self.key_projector = frozen_copy(self.projector)
         # Buffers, so that checkpoints carry the negatives and where the next keys go.
         # The queue starts as random unit vectors, as in the paper's code.
@@ -114,18 +139,33 @@ class MoCoV2(JointEmbeddingMethod):
         self.views = TwoViews(moco_v2_config(image_size))
 
     def training_step(self, batch: Batch) -> StepOutput:
-        query_views, key_views = self.views(batch.images).chunk(2)  # (B, 3, S, S) each
-        h = self.backbone(query_views)  # (B, D)
-        q = self.projector(h)  # (B, P)
+        batch_size = batch.images.shape[0]
+        views = self.views(batch.images)  # (2B, 3, S, S): view a, then view b
+        h = self.backbone(views)  # (2B, D)
+        q_a, q_b = self.projector(h).chunk(2)  # (B, P) each
         with torch.no_grad():
-            k = self.key_projector(self.key_backbone(key_views))  # (B, P)
-        loss = infonce_queue_loss(q, k, self.queue, self.hparams.temperature)
-        self._enqueue(k)
+            k_a, k_b = self._keys(views).chunk(2)  # (B, P) each
+        loss = 0.5 * (
+            infonce_queue_loss(q_a, k_b, self.queue, self.hparams.temperature)
+            + infonce_queue_loss(q_b, k_a, self.queue, self.hparams.temperature)
+        )
+        self._enqueue(torch.cat([k_a, k_b]))
         return StepOutput(
             loss=loss,
             metrics={"loss_infonce": loss.item()},
-            embeddings=h.detach(),  # (B, D)
+            embeddings=h[:batch_size].detach(),  # (B, D) first views
         )
+
+    def _keys(self, views: Tensor) -> Tensor:
+        """(2B, 3, S, S) views -> (2B, P) keys, BatchNorm statistics per random group.
+
+        ``num_splits`` counts groups of the global batch of B images; this process's 2B
+        views (both views, one pass) are split into twice its share of them.
+        """
+        images = len(views) // 2
+        splits = _largest_divisor(images, max(1, self.hparams.num_splits // _world_size()))
+        set_num_splits_(self.key_backbone, 2 * splits)
+        return shuffled_forward(nn.Sequential(self.key_backbone, self.key_projector), views)
 
     @torch.no_grad()
     def _enqueue(self, keys: Tensor) -> None:
@@ -140,3 +180,14 @@ class MoCoV2(JointEmbeddingMethod):
         """Key encoder <- momentum * key encoder + (1 - momentum) * query encoder."""
         ema_update_(self.key_backbone, self.backbone, self.hparams.momentum)
         ema_update_(self.key_projector, self.projector, self.hparams.momentum)
+
+
+def _world_size() -> int:
+    """Processes the global batch is spread over (1 outside torch.distributed)."""
+    distributed = torch.distributed
+    return distributed.get_world_size() if distributed.is_initialized() else 1
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+    """The largest d <= at_most dividing n (at least 1)."""
+    return next(d for d in range(min(at_most, n), 0, -1) if n % d == 0)

@@ -61,10 +61,17 @@ class SimCLR(JointEmbeddingMethod):
         "of Visual Representations. ICML 2020. arXiv:2002.05709"
     )
     hyperparameters_model = SimCLRHyperparameters
-    # The paper uses LARS at batch 4096; at the small batches a single GPU holds, SGD with
-    # momentum, lr 0.06 * batch / 256 and weight decay 5e-4 is the well-tested CIFAR recipe
-    # of the lightly and solo-learn benchmarks, so that is the default here.
-    optimizer_defaults = OptimizerDefaults(name="sgd", lr=0.06, weight_decay=5e-4)
+    # lightly's CIFAR-10 recipe: SGD at 0.06 per 128 images (0.12 per 256), weight decay
+    # 5e-4, cosine without warm-up. solo-learn's (LARS 0.4, eta 0.02, clip_lr, wd 1e-4,
+    # temperature 0.2, 10 warm-up epochs of 1,000) is in bench/RESULTS.md, "Recipes".
+    optimizer_defaults = OptimizerDefaults(
+        name="sgd",
+        lr=0.12,
+        weight_decay=5e-4,
+        warmup_fraction=0.0,
+        source="lightly 1.5 docs/source/getting_started/benchmarks/cifar10_benchmark.py, "
+        "SimCLRModel: SGD 6e-2 * batch / 128, momentum 0.9, wd 5e-4, cosine, no warm-up",
+    )
 
     def __init__(self, *, backbone: str, image_size: int, hparams: SimCLRHyperparameters) -> None:
         super().__init__()

@@ -15,12 +15,17 @@ features, as for the other joint-embedding methods.
     loss = swapped prediction: H(q_b, softmax(scores_a / t)) + H(q_a, softmax(scores_b / t))
 
 Prototypes C (K, P) are re-normalised to unit length before every step and kept fixed
-for the first ``freeze_prototypes_epochs`` epochs. With small batches a queue of past
-projections joins the batch in Sinkhorn so that K prototypes can still share it fairly.
+for the first ``freeze_prototypes_fraction`` of the run. With small batches a queue of
+past projections joins the batch in Sinkhorn so that K prototypes can still share it
+fairly, from ``queue_start_fraction`` of the run on. Both are shares of the run, so the
+schedule keeps its shape at any length (solo-learn's CIFAR recipe: epochs 2 and 50 of
+1,000); the older ``*_epochs`` keys, which jobs stored before still carry, override them.
 Not reproduced: multi-crop (the extra low-resolution views); two full-size views only.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -79,24 +84,35 @@ class SwAVHyperparameters(Hyperparameters):
             "3840 is the paper's value for batch 256 (and solo-learn's CIFAR recipe)."
         ),
     )
-    queue_start_epoch: int = Field(
-        50,
+    queue_start_fraction: float = Field(
+        0.05,
         ge=0,
-        le=100_000,
+        le=1,
         description=(
-            "Epoch from which the queue is filled and, once full, used. The paper starts "
-            "at epoch 15 of ImageNet; CIFAR recipes (solo-learn) start at 50."
+            "Share of the run after which the queue is filled and, once full, used "
+            "(solo-learn's CIFAR recipe: epoch 50 of 1,000)."
         ),
     )
-    freeze_prototypes_epochs: int = Field(
-        2,
+    freeze_prototypes_fraction: float = Field(
+        0.002,
+        ge=0,
+        le=1,
+        description=(
+            "Share of the run during which the prototypes get no gradient (solo-learn's "
+            "CIFAR recipe: 2 epochs of 1,000; the paper: 1 ImageNet epoch of 800)."
+        ),
+    )
+    queue_start_epoch: int | None = Field(
+        None,
         ge=0,
         le=100_000,
-        description=(
-            "Epochs during which the prototypes get no gradient. The paper freezes them "
-            "for its first ImageNet epoch; CIFAR epochs are 25x shorter, so solo-learn's "
-            "CIFAR recipe freezes 2."
-        ),
+        description="Epoch from which the queue is used; overrides queue_start_fraction.",
+    )
+    freeze_prototypes_epochs: int | None = Field(
+        None,
+        ge=0,
+        le=100_000,
+        description="Epochs of frozen prototypes; overrides freeze_prototypes_fraction.",
     )
 
 
@@ -114,15 +130,23 @@ class SwAV(JointEmbeddingMethod):
         "Features by Contrasting Cluster Assignments. NeurIPS 2020. arXiv:2006.09882"
     )
     hyperparameters_model = SwAVHyperparameters
-    # The paper's LARS recipe (lr 0.6 per 256 images at batch 4096, weight decay 1e-6)
-    # relies on a large batch and, on CIFAR, a larger LARS trust coefficient than the
-    # trainer's. Plain SGD with lr 0.06 per 256 and weight decay 5e-4 is the lightly
-    # CIFAR-10 benchmark recipe, which trains SwAV well at single-GPU batch sizes.
-    optimizer_defaults = OptimizerDefaults(name="sgd", lr=0.06, weight_decay=5e-4)
+    # lightly's CIFAR-10 recipe (Adam 1e-3 per 128 images, weight decay 1e-6, no warm-up;
+    # AdamW here, whose decoupled decay differs from Adam's L2 term by a negligible 1e-6).
+    # solo-learn's (LARS 0.6, eta 0.02, clip_lr, 3,000 prototypes) is compared in
+    # bench/RESULTS.md, "Recipes".
+    optimizer_defaults = OptimizerDefaults(
+        name="adamw",
+        lr=2e-3,
+        weight_decay=1e-6,
+        warmup_fraction=0.0,
+        source="lightly 1.5 docs/source/getting_started/benchmarks/cifar10_benchmark.py, "
+        "SwaVModel: Adam 1e-3 * batch / 128, wd 1e-6, cosine, no warm-up",
+    )
 
     queue: Tensor
     queue_filled: Tensor
     epoch: Tensor
+    progress: Tensor
 
     def __init__(self, *, backbone: str, image_size: int, hparams: SwAVHyperparameters) -> None:
         super().__init__()
@@ -135,6 +159,8 @@ class SwAV(JointEmbeddingMethod):
         self.register_buffer("queue", queue)  # (2 views, L, P), newest rows first
         self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))  # valid rows
         self.register_buffer("epoch", torch.zeros((), dtype=torch.long))  # current epoch
+        self.register_buffer("progress", torch.zeros(()))  # share of the run done
+        self.register_load_state_dict_pre_hook(_progress_of_old_checkpoints)
         self.views = TwoViews(simclr_config(image_size))
 
     def on_epoch_start(self, context: EpochContext) -> None:
@@ -142,18 +168,17 @@ class SwAV(JointEmbeddingMethod):
 
     def training_step(self, batch: Batch) -> StepOutput:
         batch_size = batch.images.shape[0]
-        epoch = int(self.epoch)
         with torch.no_grad():
             self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
         views = self.views(batch.images)  # (2B, 3, S, S)
         h = self.backbone(views)  # (2B, D)
         z = F.normalize(self.projector(h), dim=1)  # (2B, P)
         prototypes = self.prototypes.weight  # (K, P)
-        if epoch < self.hparams.freeze_prototypes_epochs:
+        if self._prototypes_frozen():
             prototypes = prototypes.detach()  # no gradient: the optimizer skips them
         scores_a, scores_b = (z @ prototypes.T).split(batch_size)  # (B, K) each
 
-        queue_on = self.hparams.queue_length > 0 and epoch >= self.hparams.queue_start_epoch
+        queue_on = self.hparams.queue_length > 0 and self._queue_started()
         queue_full = queue_on and int(self.queue_filled) == self.hparams.queue_length
         codes_a = self._codes(scores_a, self.queue[0] if queue_full else None)  # (B, K)
         codes_b = self._codes(scores_b, self.queue[1] if queue_full else None)  # (B, K)
@@ -167,6 +192,24 @@ class SwAV(JointEmbeddingMethod):
             metrics={"loss_swapped_prediction": loss.item(), "queue_in_use": float(queue_full)},
             embeddings=h[:batch_size].detach(),  # (B, D) first views
         )
+
+    def _prototypes_frozen(self) -> bool:
+        """Whether the prototypes still take no gradient at this point of the run."""
+        epochs = self.hparams.freeze_prototypes_epochs
+        if epochs is not None:  # a job stored with the older, epoch-counted key
+            return int(self.epoch) < epochs
+        return float(self.progress) < self.hparams.freeze_prototypes_fraction
+
+    def _queue_started(self) -> bool:
+        """Whether the queue is filled (and, once full, used) at this point of the run."""
+        epoch = self.hparams.queue_start_epoch
+        if epoch is not None:  # a job stored with the older, epoch-counted key
+            return int(self.epoch) >= epoch
+        return float(self.progress) >= self.hparams.queue_start_fraction
+
+    def on_step_end(self, progress: float) -> None:
+        """Record the share of the run done, which the queue and freeze schedule read."""
+        self.progress.fill_(progress)
 
     def _codes(self, scores: Tensor, queue: Tensor | None) -> Tensor:
         """(B, K) scores of one view -> (B, K) Sinkhorn codes, shared out with the queue.
@@ -193,3 +236,13 @@ class SwAV(JointEmbeddingMethod):
         for view, z in enumerate((z_a, z_b)):
             self.queue[view] = torch.cat([z.float(), self.queue[view]])[:length]  # (L, P)
         self.queue_filled.copy_((self.queue_filled + len(z_a)).clamp(max=length))
+
+
+def _progress_of_old_checkpoints(
+    module: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any
+) -> None:
+    """Checkpoints written before the schedule was a share of the run have no progress
+    buffer; theirs starts at 0 and is set when the next step ends (their jobs carry the
+    epoch-counted keys, which read the epoch instead)."""
+    if isinstance(module, SwAV):
+        state_dict.setdefault(prefix + "progress", torch.zeros(()))

@@ -66,6 +66,9 @@ def test_submit_stores_a_queued_job_and_publishes_only_its_id(
         ({"batch_size": 64}, "batch_size"),
         ({"epochs": 0}, "epochs"),
         ({"training": {"optimizer": "rmsprop"}}, "training.optimizer"),
+        ({"training": {"betas": [0.9, 1.0]}}, "training.betas.1"),
+        ({"training": {"warmup_fraction": 1.5}}, "training.warmup_fraction"),
+        ({"training": {"trust_coefficient": 0}}, "training.trust_coefficient"),
         ({"surprise": True}, "surprise"),
     ],
 )

@@ -22,3 +22,20 @@ def test_one_method_by_name_and_unknown_is_404(client: TestClient) -> None:
     response = client.get("/v1/methods/nope")
     assert response.status_code == 404
     assert response.json()["code"] == "method_not_found"
+
+
+def test_each_method_shows_its_whole_training_recipe_with_its_source(client: TestClient) -> None:
+    vicreg = client.get("/v1/methods/vicreg").json()["optimizer_defaults"]
+    assert vicreg == {
+        "name": "lars",
+        "lr": 0.3,
+        "weight_decay": 1e-4,
+        "momentum": 0.9,
+        "trust_coefficient": 0.02,
+        "clip_lr": True,
+        "betas": [0.9, 0.999],
+        "warmup_fraction": 0.01,
+        "source": METHODS["vicreg"].optimizer_defaults.source,
+    }
+    assert "vicreg.yaml" in vicreg["source"]
+    assert client.get("/v1/methods/mae").json()["optimizer_defaults"]["betas"] == [0.9, 0.95]

@@ -32,6 +32,58 @@ def test_lars_scales_each_layers_step_to_a_fraction_of_its_norm() -> None:
     torch.testing.assert_close(weight.detach(), torch.full((4, 4), 2.0 - 0.02))
 
 
+def _reference_lars_step(
+    weight: torch.Tensor,
+    grad: torch.Tensor,
+    buffer: torch.Tensor | None,
+    *,
+    lr: float,
+    eta: float,
+    weight_decay: float,
+    momentum: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of LARS with clip_lr written out by hand, scalar by scalar: the layer's
+    local rate eta |w| / (|g| + wd |w|) divided by lr and capped at 1 scales (g + wd w)
+    before the momentum buffer; the weight then moves by lr times the buffer."""
+    w_norm = math.sqrt(sum(v * v for v in weight.flatten().tolist()))
+    g_norm = math.sqrt(sum(v * v for v in grad.flatten().tolist()))
+    local = eta * w_norm / (g_norm + weight_decay * w_norm + 1e-8)
+    scale = min(local / lr, 1.0)
+    update = (grad + weight_decay * weight) * scale
+    buffer = update if buffer is None else momentum * buffer + update
+    return weight - lr * buffer, buffer
+
+
+@pytest.mark.parametrize("lr", [0.5, 1e-4])  # not capped; capped at lr
+def test_lars_clip_lr_matches_a_hand_written_reference_step(lr: float) -> None:
+    torch.manual_seed(0)
+    start = torch.randn(5, 3, dtype=torch.float64)
+    weight = nn.Parameter(start.clone())
+    optimizer = LARS(
+        [weight], lr=lr, momentum=0.9, weight_decay=1e-4, trust_coefficient=0.02, clip_lr=True
+    )
+    expected, buffer = start, None
+    for _ in range(3):
+        grad = torch.randn(5, 3, dtype=torch.float64)
+        weight.grad = grad.clone()
+        optimizer.step()
+        expected, buffer = _reference_lars_step(
+            expected, grad, buffer, lr=lr, eta=0.02, weight_decay=1e-4, momentum=0.9
+        )
+        torch.testing.assert_close(weight.detach(), expected)
+
+
+def test_lars_clip_lr_caps_a_layers_step_at_plain_sgd() -> None:
+    weight = nn.Parameter(torch.full((4, 4), 2.0))  # norm 8
+    weight.grad = torch.full((4, 4), 0.001)  # tiny gradient: trust ratio 0.02 * 8 / 0.004 = 40
+    LARS([weight], lr=0.1, momentum=0.0, trust_coefficient=0.02, clip_lr=True).step()
+    torch.testing.assert_close(weight.detach(), torch.full((4, 4), 2.0 - 0.1 * 0.001))
+    unclipped = nn.Parameter(torch.full((4, 4), 2.0))
+    unclipped.grad = torch.full((4, 4), 0.001)
+    LARS([unclipped], lr=0.1, momentum=0.0, trust_coefficient=0.02).step()
+    torch.testing.assert_close(unclipped.detach(), torch.full((4, 4), 2.0 - 0.1 * 40 * 0.001))
+
+
 def test_lars_falls_back_to_sgd_for_excluded_groups_and_zero_weights() -> None:
     bias = nn.Parameter(torch.ones(3))
     zero = nn.Parameter(torch.zeros(2, 2))

@@ -12,9 +12,9 @@ from torch import Tensor, nn
 
 from ssl_engine.checkpoint import load_latest
 from ssl_engine.data.loader import BatchLoader
-from ssl_engine.methods.base import Batch, EpochContext, Method, StepOutput
+from ssl_engine.methods.base import Batch, EpochContext, Method, OptimizerDefaults, StepOutput
 from ssl_engine.methods.simclr import SimCLR, SimCLRHyperparameters
-from ssl_engine.trainer import NonFiniteLossError, Progress, TrainConfig, train
+from ssl_engine.trainer import NonFiniteLossError, Progress, TrainConfig, job_recipe, train
 from tests.engine.toy_data import InMemoryLoader
 
 CPU = torch.device("cpu")
@@ -217,3 +217,33 @@ def test_a_jobs_training_options_are_checked_into_the_config() -> None:
         TrainConfig.with_options({"collapse_every_steps": 1}, epochs=1, batch_size=2)
     with pytest.raises(ValueError, match="precision"):
         TrainConfig.with_options({"precision": "fp16"}, epochs=1, batch_size=2)
+
+
+def test_a_jobs_recipe_is_the_methods_with_its_own_options_on_top() -> None:
+    defaults = OptimizerDefaults(name="lars", lr=0.3, warmup_fraction=0.01, source="ref")
+    plain = TrainConfig(epochs=10, batch_size=8)
+    assert job_recipe(defaults, plain) == defaults
+    job = TrainConfig.with_options(
+        {"optimizer": "adamw", "betas": [0.9, 0.95], "clip_lr": False, "warmup_fraction": 0.2},
+        epochs=10,
+        batch_size=8,
+    )
+    recipe = job_recipe(defaults, job)
+    assert (recipe.name, recipe.betas, recipe.clip_lr) == ("adamw", (0.9, 0.95), False)
+    assert (recipe.lr, recipe.warmup_fraction, recipe.source) == (0.3, 0.2, "ref")
+    # jobs stored before warm-up was a share of the run say one epoch: 1/10 of this one
+    stored = TrainConfig.with_options({"warmup_epochs": 1.0}, epochs=10, batch_size=8)
+    assert job_recipe(defaults, stored).warmup_fraction == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        TrainConfig.with_options({"betas": [0.9, 1.5]}, epochs=1, batch_size=2)
+
+
+def test_the_warm_up_is_the_recipes_share_of_the_run(tmp_path: Path) -> None:
+    hooks = RecordingHooks()
+    method = tiny_simclr()
+    run = TrainConfig.with_options(
+        {"warmup_fraction": 0.5, "lr": 0.256}, epochs=2, batch_size=8, log_every_steps=1
+    )
+    train(method, InMemoryLoader(coloured_shapes(16), 8), run, tmp_path, hooks, CPU)
+    rates = [m["lr"] for _, _, m in hooks.metrics if "lr" in m]  # 4 steps, 2 warming up
+    assert rates[:2] == pytest.approx([0.004, 0.008])

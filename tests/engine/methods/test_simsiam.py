@@ -24,7 +24,7 @@ def test_defaults_are_the_papers() -> None:
     hparams = SimSiamHyperparameters()
     assert (hparams.projection_dim, hparams.projection_hidden_dim) == (2048, 2048)
     assert hparams.predictor_hidden_dim == 512
-    assert hparams.projection_layers == 3
+    assert hparams.projection_layers == 2  # the paper's CIFAR-10 projector
 
 
 @pytest.mark.parametrize("bad", [{"projection_layers": 1}, {"predictor_hidden_dim": 0}, {"x": 1}])

@@ -93,3 +93,36 @@ def test_queue_and_schedule_position_are_checkpointed() -> None:
     restored.load_state_dict(method.state_dict())
     assert torch.equal(restored.queue, method.queue)
     assert int(restored.queue_filled) == BATCH and int(restored.epoch) == 3
+
+
+def test_freeze_and_queue_start_are_shares_of_the_run() -> None:
+    """solo-learn's epochs 2 and 50 of 1,000 become 0.2% and 5% of any run's steps."""
+    defaults = SwAVHyperparameters()
+    assert (defaults.freeze_prototypes_fraction, defaults.queue_start_fraction) == (0.002, 0.05)
+    assert defaults.freeze_prototypes_epochs is None and defaults.queue_start_epoch is None
+    method = _swav(freeze_prototypes_fraction=0.1, queue_start_fraction=0.5, queue_length=16)
+    for progress, frozen, queued in ((0.0, True, False), (0.1, False, False), (0.5, False, True)):
+        method.on_step_end(progress)
+        method.prototypes.weight.grad = None
+        method.training_step(_batch()).loss.backward()
+        assert (method.prototypes.weight.grad is None) is frozen, progress
+        assert (int(method.queue_filled) > 0) is queued, progress
+
+
+def test_a_job_stored_with_epoch_keys_keeps_its_epoch_schedule() -> None:
+    """Jobs and models stored before the schedule was a share of the run carry
+    queue_start_epoch and freeze_prototypes_epochs; those still decide."""
+    method = _swav(freeze_prototypes_epochs=2, queue_start_epoch=50, queue_length=16)
+    method.on_step_end(0.9)  # far along the run, but only at epoch 1
+    _start_epoch(method, 1)
+    method.training_step(_batch()).loss.backward()
+    assert method.prototypes.weight.grad is None and int(method.queue_filled) == 0
+
+
+def test_a_checkpoint_without_the_progress_buffer_still_loads() -> None:
+    method = _swav()
+    state = method.state_dict()
+    del state["progress"]  # as written before the schedule was a share of the run
+    restored = _swav()
+    restored.load_state_dict(state)
+    assert float(restored.progress) == 0.0

@@ -1,35 +1,54 @@
-"""Representation quality of every registered method on CIFAR-10, and lightly's SimCLR.
+"""Representation quality of every registered method on CIFAR-10, next to lightly's.
 
     .venv/bin/python bench/quality.py --data /tmp/cifar10/train        (see bench/RESULTS.md)
+    .venv/bin/python bench/quality.py --data /tmp/cifar10/train --methods moco_v2 byol \
+        --seeds 0 1                      (a per-method peer table may take several runs)
 
-Every method of ``ssl_engine.methods.registry`` trains through the product's own trainer
-with the product's online kNN evaluator (weighted kNN, cosine, k = 200, t = 0.1, the
+Every method of ``ssl_engine.methods.registry`` named in ``--methods`` trains through
+the product's own trainer (its config built by ``TrainConfig.with_options``, as a job's
+is) with the product's online kNN evaluator (weighted kNN, cosine, k = 200, t = 0.1, the
 protocol of lightly's benchmarks) on the same training subset, at the same batch size and
 epochs; the held-out images are the product's split (500 per class). Before training,
 the same evaluator scores the randomly initialised backbone: the baseline a method has
-to beat. lightly's SimCLR (``bench/quality_lightly.py``) runs in ``bench/.venv-peer`` as a
-subprocess of the same run, with the same backbone, data, batch size, epochs and
-augmentation strengths. Then, at equal wall-clock: our SimCLR gets as many epochs as fit
-in the training time lightly's SimCLR needs for its epochs (each side's speed taken from
-its fastest epoch, since other processes share the machine).
+to beat, also printed per backbone and seed in a table of its own.
+
+For each method lightly 1.6 implements (``quality_lightly_names.LIGHTLY_METHODS``:
+SimCLR, MoCo v2, BYOL, SimSiam, Barlow Twins, VICReg, SwAV, MAE; ``--peer-methods``
+narrows them, ``--skip-peer`` drops them all), lightly's implementation runs right after
+ours (``bench/quality_lightly.py`` in ``bench/.venv-peer``, a subprocess) with lightly's
+own recipe: its heads, loss, augmentation, optimizer, learning rate under its rule
+(base x batch / 128) and schedule, from its CIFAR-10 benchmark (VICReg and MAE: its
+Imagenette benchmark). Held equal: the backbone and its initial weights (the same seed),
+the images, batch size, epochs, seed and the evaluation. With several ``--seeds`` every
+method runs once per seed on each side; the table then adds a mean-over-seeds row per
+method and side. ``--training`` and ``--hyperparameters`` (JSON) override our runs only,
+and the row's label shows the override. When simclr runs with its peer, one more row
+(first seed only) compares at equal wall-clock: our SimCLR gets as many epochs as fit in
+the training time lightly's SimCLR needs for its epochs (each side's speed taken from its
+fastest epoch, since other processes share the machine).
 
 Runs go one after the other (never concurrently, so timings are not shared), and each
-result is appended to ``bench/out/quality-<time>.jsonl`` as it lands. Prints one table.
+result is appended to ``bench/out/quality-<time>.jsonl`` as it lands. Prints the table,
+the random-init baselines and each lightly row's recipe.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from quality_data import BenchData, load_bench_data
-from quality_report import RunResult, table
+from quality_lightly_names import LIGHTLY_METHODS
+from quality_report import RunResult, baseline_table, table
 
 from ssl_engine.data.loader import BatchLoader
 from ssl_engine.evaluation.online import KnnEvaluator
@@ -71,43 +90,70 @@ def backbone_for(method: str, wanted: str) -> str:
     return next((name for name in preferred if name in allowed), allowed[0])
 
 
-def run_ours(method: str, data: BenchData, args: argparse.Namespace, epochs: int) -> RunResult:
+def overrides_label(hyperparameters: Mapping[str, Any], training: Mapping[str, Any]) -> str:
+    """`` [hp: temperature=0.2; training: optimizer=lars, lr=0.3]``, or "" without overrides."""
+
+    def pairs(values: Mapping[str, Any]) -> str:
+        return ", ".join(
+            f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+            for key, value in values.items()
+        )
+
+    parts = [f"hp: {pairs(hyperparameters)}"] if hyperparameters else []
+    parts += [f"training: {pairs(training)}"] if training else []
+    return f" [{'; '.join(parts)}]" if parts else ""
+
+
+def run_ours(
+    method: str, data: BenchData, args: argparse.Namespace, epochs: int, seed: int
+) -> RunResult:
     backbone = backbone_for(method, args.backbone)
-    torch.manual_seed(args.seed)  # the worker seeds the same way before building
-    model = build_method(Recipe(method, backbone, args.image_size))
+    hyperparameters = args.hyperparameters.get(method, {})
+    training = args.training.get(method, {})
+    torch.manual_seed(seed)  # the worker seeds the same way before building
+    model = build_method(Recipe(method, backbone, args.image_size, hyperparameters))
     evaluator = KnnEvaluator(data.train, data.held_out, num_classes=len(data.classes))
     random_init = evaluator.evaluate(model, CPU)["knn_top1"]
-    loader = BatchLoader(data.train.images, None, args.batch_size, CPU, args.seed)
-    config = TrainConfig(epochs=epochs, batch_size=args.batch_size, seed=args.seed)
+    loader = BatchLoader(data.train.images, None, args.batch_size, CPU, seed)
+    # as the worker builds a job's config: the options are validated like a job's
+    config = TrainConfig.with_options(
+        training, epochs=epochs, batch_size=args.batch_size, seed=seed
+    )
     with tempfile.TemporaryDirectory() as checkpoints:
         log = EvaluationLog()
         train(model, loader, config, Path(checkpoints), log, CPU, evaluator=evaluator)
     return RunResult(
-        method=method,
+        method=method + overrides_label(hyperparameters, training),
         backbone=backbone,
         epochs=epochs,
         random_init_top1=random_init,
         knn_per_epoch=log.knn,
         epoch_seconds=log.epoch_seconds,
         eval_seconds=log.eval_seconds,
+        seed=seed,
     )
 
 
-def run_lightly(args: argparse.Namespace) -> RunResult:
+def run_lightly(method: str, args: argparse.Namespace, seed: int) -> RunResult:
+    """lightly's ``method`` with lightly's recipe, on the backbone our run of it uses."""
     if not PEER_PYTHON.exists():
         raise SystemExit(f"{PEER_PYTHON} missing: run bench/setup_peer_env.sh first")
     command = [
         str(PEER_PYTHON),
         str(ROOT / "bench" / "quality_lightly.py"),
+        *("--method", method, "--backbone", backbone_for(method, args.backbone)),
         *("--data", str(args.data), "--cache", str(args.cache)),
         *("--train-per-class", str(args.train_per_class)),
         *("--eval-per-class", str(args.eval_per_class)),
-        *("--image-size", str(args.image_size), "--backbone", args.backbone),
+        *("--image-size", str(args.image_size)),
         *("--batch-size", str(args.batch_size), "--epochs", str(args.epochs)),
-        *("--seed", str(args.seed), "--threads", str(args.threads)),
+        *("--seed", str(seed), "--threads", str(args.threads)),
         *("--peer-workers", str(args.peer_workers)),
     ]
-    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"lightly's {method} (seed {seed}) failed: exit {done.returncode}")
     return RunResult.from_json(done.stdout.strip().splitlines()[-1])
 
 
@@ -121,6 +167,32 @@ def equal_time_epochs(ours: RunResult, peer: RunResult) -> int:
     return max(1, int(budget // ours.fastest_epoch_seconds))
 
 
+def per_method(text: str, methods: list[str], flag: str) -> dict[str, dict[str, Any]]:
+    """A JSON object of overrides for every method, or one keyed by method name."""
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"{flag}: not JSON: {error}") from error
+    if not isinstance(values, dict):
+        raise SystemExit(f"{flag}: expected a JSON object, got {text!r}")
+    keyed = bool(values) and all(
+        key in METHODS and isinstance(value, dict) for key, value in values.items()
+    )
+    return {method: values.get(method, {}) if keyed else values for method in methods}
+
+
+def check_overrides(args: argparse.Namespace) -> None:
+    """Fail before any run, with the product's own message, on an override it rejects."""
+    for method in args.methods:
+        try:
+            METHODS[method].hyperparameters_model.model_validate(args.hyperparameters[method])
+            TrainConfig.with_options(
+                args.training[method], epochs=args.epochs, batch_size=args.batch_size
+            )
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            raise SystemExit(f"{method}: {error}") from error
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="CIFAR-10 train/ folder")
@@ -131,12 +203,42 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--backbone", default="tiny_cnn")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--peer-workers", type=int, default=1, help="lightly DataLoader workers")
-    parser.add_argument("--methods", nargs="*", default=list(METHODS))
-    parser.add_argument("--skip-peer", action="store_true")
-    return parser.parse_args()
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument(
+        "--peer-methods",
+        nargs="*",
+        choices=LIGHTLY_METHODS,
+        help="methods of --methods to run lightly's implementation of too "
+        "(default: every one lightly implements)",
+    )
+    parser.add_argument("--skip-peer", action="store_true", help="run none of lightly's")
+    parser.add_argument(
+        "--training",
+        default="{}",
+        help="training options (TrainConfig user options) for OUR runs, as a JSON object, "
+        'e.g. {"optimizer": "lars", "lr": 0.3}; or one such object per method name',
+    )
+    parser.add_argument(
+        "--hyperparameters",
+        default="{}",
+        help='method hyperparameters for OUR runs, as a JSON object, e.g. {"temperature": 0.2}; '
+        "or one such object per method name",
+    )
+    args = parser.parse_args()
+    if args.peer_methods is None:
+        args.peer_methods = [m for m in args.methods if m in LIGHTLY_METHODS]
+    stray = sorted(set(args.peer_methods) - set(args.methods))
+    if stray:
+        parser.error(f"--peer-methods {stray} are not among --methods")
+    if args.skip_peer:
+        args.peer_methods = []
+    args.training = per_method(args.training, args.methods, "--training")
+    args.hyperparameters = per_method(args.hyperparameters, args.methods, "--hyperparameters")
+    check_overrides(args)
+    return args
 
 
 def main() -> None:
@@ -160,23 +262,31 @@ def main() -> None:
         print(table([run]).splitlines()[-1], file=sys.stderr, flush=True)
         return run
 
-    ours = record(run_ours("simclr", data, args, args.epochs))
-    if not args.skip_peer:
-        peer = record(run_lightly(args))
-        epochs = equal_time_epochs(ours, peer)
-        if epochs != args.epochs:
-            equal = run_ours("simclr", data, args, epochs)
-            record(replace(equal, method="simclr (equal wall-clock to lightly)"))
     for method in args.methods:
-        if method != "simclr":
-            record(run_ours(method, data, args, args.epochs))
+        for seed in args.seeds:  # one side after the other, never concurrently
+            ours = record(run_ours(method, data, args, args.epochs, seed))
+            if method not in args.peer_methods:
+                continue
+            peer = record(run_lightly(method, args, seed))
+            if method == "simclr" and seed == args.seeds[0]:
+                epochs = equal_time_epochs(ours, peer)
+                if epochs != args.epochs:
+                    equal = run_ours(method, data, args, epochs, seed)
+                    label = f"{equal.method} (equal wall-clock to lightly)"
+                    record(replace(equal, method=label))
 
     print(
         f"CIFAR-10 {args.train_per_class}/class train, {args.eval_per_class}/class held out, "
         f"{args.image_size}px, batch {args.batch_size}, {args.epochs} epochs, "
-        f"{args.threads} CPU threads; kNN k=200 t=0.1; results in {out}"
+        f"seeds {' '.join(map(str, args.seeds))}, {args.threads} CPU threads; "
+        f"kNN k=200 t=0.1; results in {out}"
     )
     print(table(runs))
+    print()
+    print(baseline_table(runs))
+    notes = {run.method: run.note for run in runs if run.note}
+    for method, note in notes.items():
+        print(f"* {method}: {note}")
 
 
 if __name__ == "__main__":

@@ -15,10 +15,7 @@ def tiny_simclr(**hparams: float | int | None) -> SimCLR:
     return SimCLR(backbone="tiny_cnn", image_size=16, hparams=SimCLRHyperparameters(**hparams))
 
 
-def test_defaults_follow_the_papers_cifar_setup() -> None:
-    hparams = SimCLRHyperparameters()
-    assert hparams.temperature == 0.5
-    assert hparams.projection_dim == 128
+def test_identity_is_the_papers() -> None:
     assert SimCLR.family is Family.JOINT_EMBEDDING
     assert SimCLR.collapse_prevention is CollapsePrevention.CONTRASTIVE
     assert "2002.05709" in SimCLR.paper

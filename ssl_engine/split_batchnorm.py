@@ -62,7 +62,13 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
             mean.copy_(split_mean.view(splits, c).mean(dim=0))
         if var is not None and split_var is not None:
             var.copy_(split_var.view(splits, c).mean(dim=0))
-        return out.reshape(n, c, h, w)
+        layout = torch.channels_last if _channels_last(x) else torch.contiguous_format
+        return out.reshape(n, c, h, w).contiguous(memory_format=layout)  # x's layout
+
+
+def _channels_last(x: Tensor) -> bool:
+    """Whether x is stored NHWC (and not also NCHW, as a tensor with 1-pixel maps is)."""
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 def split_batchnorm_(module: nn.Module, num_splits: int) -> nn.Module:

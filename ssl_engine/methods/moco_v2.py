@@ -11,16 +11,17 @@ the queue (the negatives), which is what prevents collapse. The queue decouples 
 of negatives from the batch size; the key encoder trails the query encoder slowly, so
 keys enqueued a few hundred steps apart stay comparable.
 
-    views a, b -> backbone -> projector -> q_a, q_b (B, P) each
+    views a, b -> backbone (split BN) -> projector -> q_a, q_b (B, P) each
     views a, b -> shuffle -> key backbone (split BN) -> key projector -> unshuffle -> k_a, k_b
+    (the query backbone's BatchNorm is split into groups too, in batch order)
     loss = (InfoNCE(q_a, k_b, queue) + InfoNCE(q_b, k_a, queue)) / 2
     after the loss: enqueue k_a, k_b; after each optimizer step: key encoder <- EMA
 
 The symmetric loss uses each image twice per step (the MoCo authors' CIFAR-10 demo
 reports it worth about twice the epochs). Shuffling BN (MoCo, section 3.3) is done in one
-process: the key encoder's BatchNorm normalises ``num_splits`` random groups of the batch
-separately (``ssl_engine.split_batchnorm``), so a key never shares batch statistics
-with its query.
+process, as if on ``num_splits`` GPUs: both encoders' BatchNorm normalise that many groups
+of the batch separately (``ssl_engine.split_batchnorm``), the keys' groups drawn at random
+after a shuffle, so a key never shares batch statistics with its query.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ from ssl_engine.methods.base import (
 )
 from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 from ssl_engine.split_batchnorm import set_num_splits_, shuffled_forward, split_batchnorm_
+
+# BatchNorm statistics of fewer images are mostly noise: small batches get fewer groups.
+MIN_GROUP_IMAGES = 8
 
 
 class MoCoV2Hyperparameters(Hyperparameters):
@@ -80,10 +84,10 @@ class MoCoV2Hyperparameters(Hyperparameters):
         ge=1,
         le=1024,
         description=(
-            "Groups of the global batch whose keys are normalised with their own BatchNorm "
-            "statistics, after a random shuffle (MoCo's shuffling BN on 8 GPUs; lightly's "
-            "CIFAR-10 recipe: 8 splits). 1 turns it off. A batch it does not divide uses "
-            "the largest divisor below."
+            "Groups of the global batch that BatchNorm normalises separately, in both "
+            "encoders, keys after a random shuffle (MoCo's shuffling BN on 8 GPUs; "
+            "lightly's CIFAR-10 recipe: 8 splits). 1 turns it off. Groups hold at least 8 "
+            "images; a batch it does not divide uses the largest divisor below."
         ),
     )
     projection_hidden_dim: int | None = Field(
@@ -126,10 +130,11 @@ class MoCoV2(JointEmbeddingMethod):
         super().__init__()
         self.hparams = hparams
         self._set_backbone(backbone, image_size)
+        split_batchnorm_(self.backbone, hparams.num_splits)
         hidden_dim = hparams.projection_hidden_dim or self.embed_dim
         # MoCo v2's head: fc -> ReLU -> fc, without BatchNorm.
         self.projector = mlp(self.embed_dim, hidden_dim, hparams.projection_dim, batch_norm=False)
-        self.key_backbone = split_batchnorm_(frozen_copy(self.backbone), hparams.num_splits)
+        self.key_backbone = frozen_copy(self.backbone)
         self.key_projector = frozen_copy(self.projector)
         # Buffers, so that checkpoints carry the negatives and where the next keys go.
         # The queue starts as random unit vectors, as in the paper's code.
@@ -141,6 +146,7 @@ class MoCoV2(JointEmbeddingMethod):
     def training_step(self, batch: Batch) -> StepOutput:
         batch_size = batch.images.shape[0]
         views = self.views(batch.images)  # (2B, 3, S, S): view a, then view b
+        self._set_splits(batch_size)
         h = self.backbone(views)  # (2B, D)
         q_a, q_b = self.projector(h).chunk(2)  # (B, P) each
         with torch.no_grad():
@@ -156,15 +162,20 @@ class MoCoV2(JointEmbeddingMethod):
             embeddings=h[:batch_size].detach(),  # (B, D) first views
         )
 
-    def _keys(self, views: Tensor) -> Tensor:
-        """(2B, 3, S, S) views -> (2B, P) keys, BatchNorm statistics per random group.
+    def _set_splits(self, images: int) -> None:
+        """Split BatchNorm of both encoders into groups of B / ``num_splits`` views.
 
-        ``num_splits`` counts groups of the global batch of B images; this process's 2B
-        views (both views, one pass) are split into twice its share of them.
+        ``num_splits`` counts groups of the global batch of B images, as if on that many
+        GPUs; this process's 2B views (both views, one pass) hold twice its share.
         """
-        images = len(views) // 2
-        splits = _largest_divisor(images, max(1, self.hparams.num_splits // _world_size()))
+        wanted = min(self.hparams.num_splits // _world_size(), images // MIN_GROUP_IMAGES)
+        splits = _largest_divisor(images, max(1, wanted))
+        set_num_splits_(self.backbone, 2 * splits)
         set_num_splits_(self.key_backbone, 2 * splits)
+
+    def _keys(self, views: Tensor) -> Tensor:
+        """(2B, 3, S, S) views -> (2B, P) keys, computed in shuffled order: a key's
+        BatchNorm group holds other images than its query's."""
         return shuffled_forward(nn.Sequential(self.key_backbone, self.key_projector), views)
 
     @torch.no_grad()

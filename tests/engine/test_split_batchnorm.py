@@ -80,3 +80,10 @@ def _copy(bn: nn.BatchNorm2d) -> nn.BatchNorm2d:
     twin = nn.BatchNorm2d(bn.num_features)
     twin.load_state_dict(bn.state_dict())
     return twin
+
+
+def test_a_channels_last_batch_comes_back_channels_last() -> None:
+    x = torch.randn(8, 3, 4, 4).contiguous(memory_format=torch.channels_last)
+    out = SplitBatchNorm2d(3, num_splits=2)(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, SplitBatchNorm2d(3, num_splits=2)(x.contiguous()))

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ssl_engine.methods import moco_v2
 from ssl_engine.methods.base import Batch
 from ssl_engine.methods.moco_v2 import MoCoV2, MoCoV2Hyperparameters
 from ssl_engine.split_batchnorm import SplitBatchNorm2d
@@ -105,16 +106,20 @@ def test_keys_line_up_with_their_queries_after_the_shuffle() -> None:
     torch.testing.assert_close(method._keys(views), expected, rtol=1e-4, atol=1e-5)
 
 
-def test_key_batchnorm_is_split_in_groups_of_the_global_batch() -> None:
+def test_batchnorm_of_both_encoders_is_split_in_groups_of_the_global_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     method = tiny_moco(num_splits=4)
+    monkeypatch.setattr(moco_v2, "MIN_GROUP_IMAGES", 1)
     seen: list[int] = []
-    for module in method.key_backbone.modules():
-        if isinstance(module, SplitBatchNorm2d):
-            module.register_forward_hook(lambda m, _i, _o: seen.append(m.num_splits))
-    method._keys(torch.rand(16, 3, 16, 16))  # 2 views of 8 images: 4 groups per view
-    assert seen and set(seen) == {8}
-    method._keys(torch.rand(12, 3, 16, 16))  # 6 images: the largest divisor of 6 below 4
-    assert seen[-1] == 6
+    for encoder in (method.backbone, method.key_backbone):
+        for module in encoder.modules():
+            if isinstance(module, SplitBatchNorm2d):
+                module.register_forward_hook(lambda m, _i, _o: seen.append(m.num_splits))
+    method.training_step(batch(8))  # 2 views of 8 images: 4 groups per view
+    assert len(seen) == 8 and set(seen) == {8}  # 4 BatchNorms in each encoder
+    method.training_step(batch(6))  # 6 images: the largest divisor of 6 below 4
+    assert set(seen[8:]) == {6}
 
 
 def test_the_loss_uses_the_queue_as_negatives() -> None:
@@ -148,3 +153,12 @@ def test_key_encoder_takes_no_gradient_and_trails_the_query_encoder_by_momentum(
 def test_projection_head_has_no_batch_norm() -> None:
     method = tiny_moco()
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in method.projector.modules())
+
+
+def test_small_batches_keep_at_least_eight_images_per_group() -> None:
+    method = tiny_moco(num_splits=8)
+    method._set_splits(32)  # 8 splits would leave 4 images per group: 4 groups of 8
+    split = next(m for m in method.backbone.modules() if isinstance(m, SplitBatchNorm2d))
+    assert split.num_splits == 2 * 4  # both views in one pass
+    method._set_splits(6)  # fewer than 8 images: no split
+    assert split.num_splits == 2

@@ -27,6 +27,9 @@ and the row's label shows the override. When simclr runs with its peer, one more
 the training time lightly's SimCLR needs for its epochs (each side's speed taken from its
 fastest epoch, since other processes share the machine).
 
+``--device cuda`` runs both sides on a GPU (``bench/gpu_quality.sh`` does that on a lent
+machine, with ``--peer-python`` naming the interpreter that has lightly there).
+
 Runs go one after the other (never concurrently, so timings are not shared), and each
 result is appended to ``bench/out/quality-<time>.jsonl`` as it lands. Prints the table,
 the random-init baselines and each lightly row's recipe.
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -113,15 +117,15 @@ def run_ours(
     torch.manual_seed(seed)  # the worker seeds the same way before building
     model = build_method(Recipe(method, backbone, args.image_size, hyperparameters))
     evaluator = KnnEvaluator(data.train, data.held_out, num_classes=len(data.classes))
-    random_init = evaluator.evaluate(model, CPU)["knn_top1"]
-    loader = BatchLoader(data.train.images, None, args.batch_size, CPU, seed)
+    random_init = evaluator.evaluate(model, args.device)["knn_top1"]
+    loader = BatchLoader(data.train.images, None, args.batch_size, args.device, seed)
     # as the worker builds a job's config: the options are validated like a job's
     config = TrainConfig.with_options(
         training, epochs=epochs, batch_size=args.batch_size, seed=seed
     )
     with tempfile.TemporaryDirectory() as checkpoints:
         log = EvaluationLog()
-        train(model, loader, config, Path(checkpoints), log, CPU, evaluator=evaluator)
+        train(model, loader, config, Path(checkpoints), log, args.device, evaluator=evaluator)
     return RunResult(
         method=method + overrides_label(hyperparameters, training),
         backbone=backbone,
@@ -136,10 +140,10 @@ def run_ours(
 
 def run_lightly(method: str, args: argparse.Namespace, seed: int) -> RunResult:
     """lightly's ``method`` with lightly's recipe, on the backbone our run of it uses."""
-    if not PEER_PYTHON.exists():
-        raise SystemExit(f"{PEER_PYTHON} missing: run bench/setup_peer_env.sh first")
+    if shutil.which(args.peer_python) is None:
+        raise SystemExit(f"{args.peer_python} missing: run bench/setup_peer_env.sh first")
     command = [
-        str(PEER_PYTHON),
+        args.peer_python,
         str(ROOT / "bench" / "quality_lightly.py"),
         *("--method", method, "--backbone", backbone_for(method, args.backbone)),
         *("--data", str(args.data), "--cache", str(args.cache)),
@@ -148,7 +152,7 @@ def run_lightly(method: str, args: argparse.Namespace, seed: int) -> RunResult:
         *("--image-size", str(args.image_size)),
         *("--batch-size", str(args.batch_size), "--epochs", str(args.epochs)),
         *("--seed", str(seed), "--threads", str(args.threads)),
-        *("--peer-workers", str(args.peer_workers)),
+        *("--peer-workers", str(args.peer_workers), "--device", str(args.device)),
     ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
@@ -204,6 +208,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
+    parser.add_argument("--device", type=torch.device, default=CPU, help="cpu | cuda | ...")
+    parser.add_argument(
+        "--peer-python",
+        default=str(PEER_PYTHON),
+        help="the Python that has lightly (default: bench/.venv-peer's)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--peer-workers", type=int, default=1, help="lightly DataLoader workers")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))

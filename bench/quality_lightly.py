@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> RunResult:
     torch.manual_seed(args.seed)  # as our run before build_method: same backbone weights
     model = recipe.model(recipe.backbone(args.backbone, args.image_size))
     evaluated = Evaluated(model)
-    random_init = evaluator.evaluate(evaluated, CPU)["knn_top1"]
+    model.to(args.device)
+    random_init = evaluator.evaluate(evaluated, args.device)["knn_top1"]
 
     loader = DataLoader(
         PilImages(data.train.images, recipe.transform(args.image_size)),
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> RunResult:
         started = time.perf_counter()
         model.train()
         for views in loader:
-            loss = model.loss(views)
+            loss = model.loss([view.to(args.device, non_blocking=True) for view in views])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> RunResult:
         if not schedule.per_step:
             schedule.scheduler.step()
         epoch_seconds.append(time.perf_counter() - started)
-        metrics = evaluator.evaluate(evaluated, CPU)
+        metrics = evaluator.evaluate(evaluated, args.device)
         knn.append(metrics["knn_top1"])
         eval_seconds += metrics["knn_seconds"]
     return RunResult(
@@ -149,6 +150,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--peer-workers", type=int, required=True)
+    parser.add_argument("--device", type=torch.device, default=CPU)
     print(run(parser.parse_args()).to_json(), flush=True)
 
 

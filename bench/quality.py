@@ -226,6 +226,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--skip-peer", action="store_true", help="run none of lightly's")
     parser.add_argument(
+        "--no-equal-time",
+        dest="equal_time",
+        action="store_false",
+        help="skip the extra SimCLR run at lightly's wall-clock",
+    )
+    parser.add_argument(
         "--training",
         default="{}",
         help="training options (TrainConfig user options) for OUR runs, as a JSON object, "
@@ -278,7 +284,7 @@ def main() -> None:
             if method not in args.peer_methods:
                 continue
             peer = record(run_lightly(method, args, seed))
-            if method == "simclr" and seed == args.seeds[0]:
+            if method == "simclr" and seed == args.seeds[0] and args.equal_time:
                 epochs = equal_time_epochs(ours, peer)
                 if epochs != args.epochs:
                     equal = run_ours(method, data, args, epochs, seed)

@@ -60,3 +60,13 @@ def moco_v2_config(image_size: int) -> ViewAugmentConfig:
     ``simclr_config``: on above 64 px, off for CIFAR-sized images.
     """
     return replace(simclr_config(image_size), crop_scale=(0.2, 1.0))
+
+
+def swav_config(image_size: int) -> ViewAugmentConfig:
+    """SwAV's two high-resolution views: SimCLR's recipe with crops of 14% to 100%.
+
+    (Caron et al., 2020, multi-crop, section 3.2: in the authors' training scripts the
+    full-size crops take scale (0.14, 1) and the small ones (0.05, 0.14); only the
+    full-size pair is reproduced. lightly's CIFAR-10 benchmark crops the same range.)
+    """
+    return replace(simclr_config(image_size), crop_scale=(0.14, 1.0))

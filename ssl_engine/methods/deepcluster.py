@@ -59,6 +59,14 @@ DEFAULT_MAX_CLUSTERS = 3000  # v2's K, the default's ceiling
 IMAGES_PER_CLUSTER = 10  # the default's floor on images per cluster
 
 
+def cluster_count(wanted: int | None, dataset_size: int) -> int:
+    """k-means' K for ``dataset_size`` items: ``wanted``, or when None min(3000, N / 10)
+    (at least 2); never more than the dataset size."""
+    if wanted is None:
+        wanted = max(2, min(DEFAULT_MAX_CLUSTERS, dataset_size // IMAGES_PER_CLUSTER))
+    return min(wanted, dataset_size)
+
+
 class DeepClusterHyperparameters(Hyperparameters):
     """DeepCluster-v2's knobs; the paper's values, cluster count as in CIFAR recipes."""
 
@@ -142,10 +150,7 @@ class DeepCluster(JointEmbeddingMethod):
 
     def clusters_for(self, dataset_size: int) -> int:
         """K for a dataset of ``dataset_size`` images (at most the dataset size)."""
-        wanted = self.hparams.num_clusters
-        if wanted is None:
-            wanted = max(2, min(DEFAULT_MAX_CLUSTERS, dataset_size // IMAGES_PER_CLUSTER))
-        return min(wanted, dataset_size)
+        return cluster_count(self.hparams.num_clusters, dataset_size)
 
     def _project(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """(B, 3, H, W) -> backbone features (B, D) and unit projections (B, P)."""

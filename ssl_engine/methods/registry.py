@@ -7,6 +7,7 @@ from ssl_engine.methods.base import Method
 from ssl_engine.methods.byol import BYOL
 from ssl_engine.methods.dae import DAE
 from ssl_engine.methods.deepcluster import DeepCluster
+from ssl_engine.methods.deepercluster import DeeperCluster
 from ssl_engine.methods.mae import MAE
 from ssl_engine.methods.moco_v2 import MoCoV2
 from ssl_engine.methods.simclr import SimCLR
@@ -27,6 +28,7 @@ METHODS: dict[str, type[Method]] = {
         VICReg,
         SwAV,
         DeepCluster,
+        DeeperCluster,
         MAE,
         DAE,
         VAE,

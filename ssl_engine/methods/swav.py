@@ -21,7 +21,8 @@ fairly, from ``queue_start_fraction`` of the run on (off by default, as in light
 CIFAR-10 recipe: it made short runs worse here). Both are shares of the run, so the
 schedule keeps its shape at any length (solo-learn's CIFAR recipe: epochs 2 and 50 of
 1,000); the older ``*_epochs`` keys, which jobs stored before still carry, override them.
-Not reproduced: multi-crop (the extra low-resolution views); two full-size views only.
+Not reproduced: multi-crop (the extra low-resolution views); two full-size views only,
+cropped from 14% to 100% of the image as the paper's full-size crops are.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from ssl_engine.augment import TwoViews
-from ssl_engine.augment.presets import simclr_config
+from ssl_engine.augment.presets import swav_config
 from ssl_engine.heads import mlp
 from ssl_engine.losses.clustering import sinkhorn_knopp, swapped_prediction_loss
 from ssl_engine.methods import fields
@@ -163,7 +164,7 @@ class SwAV(JointEmbeddingMethod):
         self.register_buffer("epoch", torch.zeros((), dtype=torch.long))  # current epoch
         self.register_buffer("progress", torch.zeros(()))  # share of the run done
         self.register_load_state_dict_pre_hook(_progress_of_old_checkpoints)
-        self.views = TwoViews(simclr_config(image_size))
+        self.views = TwoViews(swav_config(image_size))
 
     def on_epoch_start(self, context: EpochContext) -> None:
         self.epoch.fill_(context.epoch)

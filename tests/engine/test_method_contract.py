@@ -45,6 +45,7 @@ TEST_OVERRIDES: dict[str, dict[str, Any]] = {
     "simsiam": {**SMALL_HEAD, "predictor_hidden_dim": 32},
     "barlow_twins": SMALL_HEAD,
     "vicreg": SMALL_HEAD,
+    "deepercluster": {"num_clusters": 8},  # classifiers sized for 8 clusters, not 3,000
     "mae": {"decoder_dim": 64, "decoder_depth": 1, "decoder_heads": 2},
 }
 

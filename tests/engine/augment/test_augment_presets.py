@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ssl_engine.augment.presets import byol_configs, crop_flip_config, simclr_config
+from ssl_engine.augment.presets import byol_configs, crop_flip_config, simclr_config, swav_config
 
 
 def test_simclr_preset_blurs_only_large_images() -> None:
@@ -33,3 +33,10 @@ def test_crop_flip_preset_has_no_colour_ops() -> None:
     assert cfg.flip_p == 0.5
     assert not cfg.jitters_colour
     assert cfg.grayscale_p == cfg.blur_p == cfg.solarize_p == 0.0
+
+
+def test_swav_preset_crops_like_the_papers_full_size_views() -> None:
+    cfg = swav_config(32)
+    assert cfg.crop_scale == (0.14, 1.0)
+    assert cfg.blur_p == 0.0
+    assert cfg.jitter_p == simclr_config(32).jitter_p

@@ -4,7 +4,8 @@ Reference values, per 256 images (lightly's CIFAR-10 benchmark scales its rates 
 batch / 128, so its 6e-2 is 0.12 here): lightly 1.5
 docs/source/getting_started/benchmarks/cifar10_benchmark.py; solo-learn
 scripts/pretrain/cifar/<method>.yaml (10 warm-up epochs of 1,000, LARS eta 0.02 with
-clip_lr); VICReg, absent from both CIFAR sets of lightly, its Imagenette benchmark.
+clip_lr); VICReg, absent from both CIFAR sets of lightly, its Imagenette benchmark;
+DeeperCluster, in neither, its authors' training script.
 Methods whose default is a measured deviation cite bench/RESULTS.md.
 """
 
@@ -56,6 +57,10 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
             "warmup_fraction": 0.011,
         },
     ),
+    "deepercluster": (
+        "DeeperCluster main.py",
+        {"name": "sgd", "lr": 0.1, "weight_decay": 1e-5, "momentum": 0.9, "warmup_fraction": 0},
+    ),
     "mae": (
         "mae.yaml",
         {"name": "adamw", "lr": 2e-4, "weight_decay": 0.05, "betas": (0.9, 0.95)},
@@ -72,6 +77,13 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "simsiam": {"projection_layers": 2, "predictor_hidden_dim": 512},
     "swav": {"temperature": 0.1, "queue_length": 0, "num_prototypes": 512},
     "deepcluster": {"num_clusterings": 3, "num_clusters": None, "temperature": 0.1},
+    "deepercluster": {
+        "num_super_clusters": 1,
+        "predict_rotation": True,
+        "recluster_every_epochs": 3,
+        "pca_dim": 256,
+        "kmeans_iterations": 10,
+    },
     "vicreg": {"invariance_weight": 25.0, "variance_weight": 25.0, "covariance_weight": 1.0},
     "mae": {"mask_ratio": 0.75, "normalize_target": True},
 }

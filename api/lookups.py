@@ -5,8 +5,11 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from api.core.persistence import datasets, trained_models
+from api.core.persistence.recipes import recipe_of
 from api.core.persistence.tables import Dataset, TrainedModel
 from api.errors import ApiError, not_found, validation_error
+from ssl_engine.recipe import Recipe
+from ssl_engine.warm_start import encoder_mismatch
 
 
 def model_or_404(session: Session, model_id: str) -> TrainedModel:
@@ -46,3 +49,14 @@ def labeled_dataset(session: Session, dataset_id: str, field: str = "dataset_id"
             {"field": field, "dataset_id": dataset.id},
         )
     return dataset
+
+
+def parent_model_field(session: Session, child: Recipe) -> None:
+    """The model ``child`` names as its parent: a 404 when the caller has no such model,
+    a 422 on ``parent_model_id`` when its encoder cannot start ``child``'s."""
+    if child.parent_model_id is None:
+        return
+    parent = model_or_404(session, child.parent_model_id)
+    reason = encoder_mismatch(recipe_of(parent), child)
+    if reason is not None:
+        raise validation_error([{"field": "parent_model_id", "message": reason}])

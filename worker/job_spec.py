@@ -7,11 +7,20 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from api.core.persistence import datasets
+from api.core.persistence import datasets, trained_models
 from api.core.persistence.recipes import recipe_of
 from api.core.persistence.tables import Job
 from ssl_engine.recipe import Recipe
 from worker.job_data import JobInputError
+
+
+@dataclass(frozen=True)
+class ParentModel:
+    """The trained model a job starts from: how to rebuild it and where its weights are."""
+
+    id: str
+    recipe: Recipe
+    weights_path: str
 
 
 @dataclass(frozen=True)
@@ -28,13 +37,14 @@ class JobSpec:
     batch_size: int
     seed: int
     training: Mapping[str, object]  # the user's training options, by TrainConfig field name
+    parent: ParentModel | None = None  # the model whose encoder the run starts from
 
 
 def job_spec(session: Session, job: Job) -> JobSpec:
     """``job`` (just claimed in ``session``) with its datasets' folders, detached.
 
-    JobInputError if the dataset, or the evaluation dataset, is gone or not the job's
-    tenant's.
+    JobInputError if the dataset, the evaluation dataset or the parent model is gone or
+    not the job's tenant's.
     """
     dataset = datasets.get_dataset(session, job.dataset_id)
     if dataset is None or dataset.tenant_id != job.tenant_id:
@@ -45,6 +55,12 @@ def job_spec(session: Session, job: Job) -> JobSpec:
         if evaluation is None or evaluation.tenant_id != job.tenant_id:
             raise JobInputError(f"evaluation dataset {job.eval_dataset_id} no longer exists")
         eval_path = evaluation.path
+    parent = None
+    if job.parent_model_id is not None:
+        model = trained_models.get_model(session, job.parent_model_id)
+        if model is None or model.tenant_id != job.tenant_id:
+            raise JobInputError(f"parent model {job.parent_model_id} no longer exists")
+        parent = ParentModel(model.id, recipe_of(model), model.weights_path)
     return JobSpec(
         id=job.id,
         tenant_id=job.tenant_id,
@@ -56,4 +72,5 @@ def job_spec(session: Session, job: Job) -> JobSpec:
         batch_size=job.batch_size,
         seed=job.seed,
         training=dict(job.training),
+        parent=parent,
     )

@@ -65,6 +65,7 @@ def _publish_once(
                 embed_dim=embed_dim,
                 weights_path=str(weights),
                 metrics=final_metrics,
+                lineage=trained_models.lineage_of(session, spec.recipe.parent_model_id),
             )
             published = jobs.transition(
                 session,

@@ -163,6 +163,9 @@ def submit(
         list[str] | None, typer.Option("--param", "-p", help="Hyperparameter KEY=VALUE.")
     ] = None,
     gpu: Annotated[bool, typer.Option(help="Train only on a worker with a GPU.")] = False,
+    parent: Annotated[
+        str | None, typer.Option(help="Model id whose encoder the job starts from.")
+    ] = None,
     idempotency_key: str | None = None,
     api_url: ApiUrl = None,
 ) -> None:
@@ -180,6 +183,8 @@ def submit(
         spec["backbone"] = backbone
     if image_size:
         spec["image_size"] = image_size
+    if parent:
+        spec["parent_model_id"] = parent
     with _reported():
         job = _client(api_url).submit(spec, idempotency_key)
     console.print(job["id"])

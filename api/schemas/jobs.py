@@ -68,6 +68,13 @@ class JobCreate(BaseModel):
         "held-out split if it is labeled.",
     )
     backbone: str | None = Field(None, description="Default: the method's default backbone.")
+    parent_model_id: str | None = Field(
+        None,
+        max_length=64,
+        description="A trained model to start from: its encoder initialises this job's "
+        "(heads start fresh). It must have the same backbone (and, for a ViT, image size); "
+        "a model of another tenant is a 404.",
+    )
     image_size: int | None = Field(
         None, ge=16, le=512, description="Training resolution; default from the dataset."
     )
@@ -105,6 +112,10 @@ class JobOut(BaseModel):
     )
     eval_dataset_id: str | None
     backbone: str
+    parent_model_id: str | None = Field(
+        description="The model the job starts from; null: from scratch (or it was deleted "
+        "after the job finished)."
+    )
     image_size: int
     epochs: int
     batch_size: int

@@ -10,6 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ssl_engine.precision import Precision, RequestedPrecision
 
 
+class Ancestor(BaseModel):
+    """A model this one was (directly or further back) started from."""
+
+    model_id: str
+    job_id: str | None = None
+    method: str | None = None
+    backbone: str | None = None
+    dataset_id: str | None = None
+    deleted: bool = Field(False, description="The model was deleted since.")
+
+
 class ModelOut(BaseModel):
     id: str
     job_id: str
@@ -25,6 +36,13 @@ class ModelOut(BaseModel):
     metrics: dict[str, Any]
     stored_bytes: int = Field(
         description="Bytes its weights, exports, dataset embeddings and search indexes take."
+    )
+    parent_model_id: str | None = Field(
+        description="The model whose encoder its job started from (null: from scratch, or "
+        "that model was deleted)."
+    )
+    lineage: list[Ancestor] = Field(
+        description="Its ancestors, parent first, as they were when it was trained."
     )
     created_at: datetime
 

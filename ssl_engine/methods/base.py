@@ -7,7 +7,7 @@ auxiliary state (momentum encoders, queues, prototypes) as submodules or buffers
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
@@ -150,6 +150,12 @@ class Method(nn.Module):
             if isinstance(module, nn.Module):
                 return module
         raise NotImplementedError(f"{type(self).__name__} has no backbone or encoder submodule")
+
+    def load_encoder(self, state: Mapping[str, Tensor]) -> None:
+        """Start from another model's encoder (a warm start): ``state`` goes into
+        ``encoder_module()``, strictly. Methods that keep a momentum copy of the encoder
+        override this to restart the copy from the same weights."""
+        self.encoder_module().load_state_dict(state, strict=True)
 
     def on_epoch_start(self, context: EpochContext) -> None:
         """Called before each epoch; default does nothing."""

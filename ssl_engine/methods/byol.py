@@ -16,8 +16,11 @@ whose momentum rises from tau_base to 1 along a cosine (section 3.1).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from pydantic import Field
+from torch import Tensor
 
 from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import byol_configs
@@ -115,6 +118,10 @@ class BYOL(JointEmbeddingMethod):
             metrics={"loss_regression": loss.item(), "target_momentum": self.target_momentum},
             embeddings=h[:batch_size].detach(),  # (B, D) first views
         )
+
+    def load_encoder(self, state: Mapping[str, Tensor]) -> None:
+        super().load_encoder(state)
+        self.target_backbone.load_state_dict(self.backbone.state_dict())  # the momentum copy too
 
     def on_step_end(self, progress: float) -> None:
         """target <- tau * target + (1 - tau) * online, tau on BYOL's cosine schedule."""

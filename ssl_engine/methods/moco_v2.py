@@ -26,6 +26,8 @@ after a shuffle, so a key never shares batch statistics with its query.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -186,6 +188,10 @@ class MoCoV2(JointEmbeddingMethod):
         rows = (self.queue_ptr + torch.arange(keys.shape[0], device=keys.device)) % size
         self.queue[rows] = keys
         self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % size)
+
+    def load_encoder(self, state: Mapping[str, Tensor]) -> None:
+        super().load_encoder(state)
+        self.key_backbone.load_state_dict(self.backbone.state_dict())  # the momentum copy too
 
     def on_step_end(self, progress: float) -> None:
         """Key encoder <- momentum * key encoder + (1 - momentum) * query encoder."""

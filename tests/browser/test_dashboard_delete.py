@@ -142,3 +142,35 @@ def test_a_model_is_deleted_from_its_page_then_its_job_from_its_page(
         page.get_by_role("status").filter(has_text=f"Deleted job {job_id[:8]}.").wait_for()
         assert client.get(f"/v1/jobs/{job_id}").status_code == 404
         assert page.locator(f"tr[data-job-id='{job_id}']").count() == 0
+
+
+def test_a_models_page_draws_its_ancestors_and_marks_a_deleted_one(
+    service: Service, tmp_path: Path
+) -> None:
+    client = service.client()
+    dataset = register_folder(client, make_image_folder(tmp_path / "images"), "lineage")
+    parent_job = wait_for_job(client, submit(service, dataset, epochs=1), timeout=180)
+    parent = str(parent_job["model_id"])
+    answer = client.post(
+        "/v1/jobs",
+        json={**TINY_JOB, "method": "byol", "dataset_id": dataset, "parent_model_id": parent},
+    )
+    assert answer.status_code == 201, answer.text
+    child_job = wait_for_job(client, str(answer.json()["id"]), timeout=180)
+    assert child_job["status"] == "succeeded", child_job
+    child = str(child_job["model_id"])
+    with browser_page(tmp_path, service.api_key) as page:
+        page.goto(f"{service.base_url}/#/jobs/{child_job['id']}")
+        page.get_by_role("link", name=f"model {parent[:8]}").wait_for(timeout=30_000)
+
+        page.goto(f"{service.base_url}/#/models/{child}")
+        chain = page.get_by_role("list", name="ancestors, parent first")
+        chain.get_by_role("link", name=f"simclr {parent[:8]}").click()
+        page.wait_for_url(re.compile(f"#/models/{parent}$"))
+        page.get_by_role("heading", name=f"Model {parent[:8]}").wait_for()
+
+        assert client.delete(f"/v1/models/{parent}").status_code == 204
+        page.goto(f"{service.base_url}/#/models/{child}")
+        chain = page.get_by_role("list", name="ancestors, parent first")
+        chain.get_by_text(f"simclr {parent[:8]} (deleted)").wait_for()
+        assert chain.get_by_role("link").count() == 0

@@ -274,3 +274,17 @@ def test_datasets_add_still_waits_for_the_ingest_and_a_failed_one_exits_1(
     assert failed.exit_code == 1
     assert json.loads(failed.stdout)["state"] == "failed"
     assert "dataset empty failed: " in said(failed)
+
+
+def test_submit_with_a_parent_model(
+    served: None, client: TestClient, model_id: str, dataset_id: str
+) -> None:
+    args = ["submit", "--dataset", dataset_id, "--method", "byol", "--backbone", "tiny_cnn"]
+    args += ["--image-size", "16", "--batch-size", "4"]
+    done = sslpt(*args, "--parent", model_id)
+    assert done.exit_code == 0, done.output
+    job = client.get(f"/v1/jobs/{done.stdout.strip()}").json()
+    assert (job["method"], job["parent_model_id"]) == ("byol", model_id)
+    unknown = sslpt(*args, "--parent", "nope")
+    assert unknown.exit_code == 1
+    assert "404 model_not_found" in said(unknown)

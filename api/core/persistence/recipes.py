@@ -1,7 +1,8 @@
 """The recipe a job trains, or a model was trained with, and the columns that hold it.
 
-Jobs and models keep a recipe in four columns (``method``, ``backbone``, ``image_size``,
-``hyperparameters``); these two functions are the only translation between the two.
+Jobs and models keep a recipe in five columns (``method``, ``backbone``, ``image_size``,
+``hyperparameters``, ``parent_model_id``); these two functions are the only translation
+between the two.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def recipe_of(row: Job | TrainedModel) -> Recipe:
         backbone=row.backbone,
         input_size=row.image_size,
         hyperparameters=dict(row.hyperparameters),
+        parent_model_id=row.parent_model_id,
     )
 
 
@@ -29,4 +31,5 @@ def recipe_columns(recipe: Recipe) -> dict[str, Any]:
         "backbone": recipe.backbone,
         "image_size": recipe.input_size,
         "hyperparameters": dict(recipe.hyperparameters),
+        "parent_model_id": recipe.parent_model_id,
     }

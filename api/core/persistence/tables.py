@@ -211,6 +211,9 @@ class Job(TenantOwned, Base):
     max_wall_seconds: Mapped[int | None] = mapped_column(Integer)  # None: no limit
     # Only a worker with a GPU claims it; its message goes to the GPU workers' queue.
     needs_gpu: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The model whose encoder the job starts from; None: from scratch (or it was deleted
+    # after the job finished).
+    parent_model_id: Mapped[str | None] = mapped_column(String(32))
     model_id: Mapped[str | None] = mapped_column(String(32))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
@@ -261,6 +264,10 @@ class TrainedModel(TenantOwned, Base):
     embed_dim: Mapped[int] = mapped_column(Integer)
     weights_path: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    parent_model_id: Mapped[str | None] = mapped_column(String(32))  # None once deleted
+    # Ancestors, nearest first, as they were when this model was published: each a dict
+    # of model_id, job_id, method, backbone, dataset_id; kept when an ancestor is deleted.
+    lineage: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

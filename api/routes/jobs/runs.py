@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from api.core.artifacts import job_dir
 from api.core.persistence import deletion, jobs, metrics, trained_models
+from api.core.persistence.recipes import recipe_columns
 from api.core.persistence.tables import FINISHED_STATUSES, Job, JobStatus
 from api.core.queue import RUN_JOB_TASK, commit_and_publish, job_queue
 from api.core.settings import Settings
 from api.deps import CeleryDep, SessionDep, SettingsDep
 from api.errors import ApiError, validation_error
-from api.lookups import dataset_field, labeled_dataset
+from api.lookups import dataset_field, labeled_dataset, parent_model_field
 from api.method_catalog import validate_method_options
 from api.quotas import check_storage_quota, check_work_quota, job_wall_seconds
 from api.routes.jobs.views import get_job_or_404, jobs_out, one_job_out
@@ -30,6 +31,7 @@ from api.schemas.jobs import (
     MetricPoint,
     MetricSeries,
 )
+from ssl_engine.recipe import Recipe
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 STANDARD_SIZES = (16, 32, 64, 96, 128, 160, 192, 224)
@@ -80,21 +82,26 @@ def submit_job(
         )
     if body.eval_dataset_id is not None:
         labeled_dataset(session, body.eval_dataset_id, "eval_dataset_id")
+    recipe = Recipe(
+        method=body.method,
+        backbone=backbone,
+        input_size=body.image_size or default_image_size(dataset.size_stats),
+        hyperparameters=hyperparameters,
+        parent_model_id=body.parent_model_id,
+    )
+    parent_model_field(session, recipe)
     check_work_quota(session, settings)
     check_storage_quota(session, settings, dataset.tenant_id)
     max_wall_seconds = job_wall_seconds(session, settings, body.max_wall_seconds)
     try:
         job = jobs.create_job(
             session,
-            method=body.method,
+            **recipe_columns(recipe),
             dataset_id=dataset.id,
             eval_dataset_id=body.eval_dataset_id,
-            backbone=backbone,
-            image_size=body.image_size or default_image_size(dataset.size_stats),
             epochs=body.epochs,
             batch_size=body.batch_size,
             seed=body.seed,
-            hyperparameters=hyperparameters,
             training=body.training.model_dump(mode="json"),
             max_wall_seconds=max_wall_seconds,
             needs_gpu=body.resources.gpu,

@@ -41,6 +41,7 @@ def job_out(job: Job, *, stored_bytes: int, dataset_deleted: bool) -> JobOut:
         dataset_deleted=dataset_deleted,
         eval_dataset_id=job.eval_dataset_id,
         backbone=job.backbone,
+        parent_model_id=job.parent_model_id,
         image_size=job.image_size,
         epochs=job.epochs,
         batch_size=job.batch_size,

@@ -130,6 +130,8 @@ export async function jobView(main, { params: [jobId], signal }) {
       job.failure_reason && errorBox({ message: job.failure_reason, code: "failed", status: "" }),
       definitions([
         ["method", job.method], ["backbone", job.backbone],
+        ["started from", job.parent_model_id
+          ? h("a", { href: `#/models/${job.parent_model_id}`, class: "mono" }, `model ${shortId(job.parent_model_id)}`) : null],
         ["dataset", job.dataset_deleted ? datasetLabel("", job.dataset_id, true)
           : h("a", { href: "#/datasets" }, datasetLabel(datasetName, job.dataset_id, false))],
         ["epoch", `${Math.min(p.epoch + 1, job.epochs)} of ${job.epochs}`],

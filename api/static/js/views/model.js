@@ -157,6 +157,18 @@ async function mapPanel(model, signal) {
   return section;
 }
 
+/** The models this one was started from, parent first; deleted ones are named, not linked. */
+function lineageChain(model) {
+  if (!model.lineage.length) return null;
+  return h("ol", { class: "lineage", "aria-label": "ancestors, parent first" },
+    model.lineage.map((ancestor) => {
+      const label = `${ancestor.method ?? "model"} ${shortId(ancestor.model_id)}`;
+      return h("li", {}, ancestor.deleted
+        ? h("span", { class: "muted mono" }, `${label} (deleted)`)
+        : h("a", { href: `#/models/${ancestor.model_id}`, class: "mono" }, label));
+    }));
+}
+
 export async function modelView(main, { params: [modelId], signal }) {
   let model;
   try {
@@ -181,6 +193,7 @@ export async function modelView(main, { params: [modelId], signal }) {
         ["method", model.method], ["backbone", model.backbone],
         ["input size", `${model.image_size} px`], ["embedding size", model.embed_dim],
         ["trained by", h("a", { href: `#/jobs/${model.job_id}`, class: "mono" }, `job ${shortId(model.job_id)}`)],
+        ["started from", lineageChain(model)],
         ["training set", dataset ? `${dataset.name} (${dataset.image_count} images)`
           : datasetLabel("", model.dataset_id, model.dataset_deleted)],
         ["created", dateTime(model.created_at)],

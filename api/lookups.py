@@ -8,8 +8,8 @@ from api.core.persistence import datasets, trained_models
 from api.core.persistence.recipes import recipe_of
 from api.core.persistence.tables import Dataset, TrainedModel
 from api.errors import ApiError, not_found, validation_error
+from ssl_engine.parent_models import needs_parent, parent_mismatch
 from ssl_engine.recipe import Recipe
-from ssl_engine.warm_start import encoder_mismatch
 
 
 def model_or_404(session: Session, model_id: str) -> TrainedModel:
@@ -53,10 +53,14 @@ def labeled_dataset(session: Session, dataset_id: str, field: str = "dataset_id"
 
 def parent_model_field(session: Session, child: Recipe) -> None:
     """The model ``child`` names as its parent: a 404 when the caller has no such model,
-    a 422 on ``parent_model_id`` when its encoder cannot start ``child``'s."""
+    a 422 on ``parent_model_id`` when it cannot be ``child``'s parent or ``child``'s
+    method needs one and none is named."""
     if child.parent_model_id is None:
+        if needs_parent(child):
+            message = f"{child.method} trains on the clusters of a parent model's features"
+            raise validation_error([{"field": "parent_model_id", "message": message}])
         return
     parent = model_or_404(session, child.parent_model_id)
-    reason = encoder_mismatch(recipe_of(parent), child)
+    reason = parent_mismatch(recipe_of(parent), child)
     if reason is not None:
         raise validation_error([{"field": "parent_model_id", "message": reason}])

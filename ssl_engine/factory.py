@@ -30,4 +30,6 @@ def build_method(recipe: Recipe) -> Method:
         )
     if recipe.input_size < 1:
         raise ValueError(f"image_size must be >= 1, got {recipe.input_size}")
-    return method_class(backbone=recipe.backbone, image_size=recipe.input_size, hparams=hparams)
+    method = method_class(backbone=recipe.backbone, image_size=recipe.input_size, hparams=hparams)
+    method.input_size = recipe.input_size
+    return method

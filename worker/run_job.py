@@ -29,9 +29,9 @@ from ssl_engine.checkpoint import CheckpointWriteError
 from ssl_engine.data.loader import BatchLoader
 from ssl_engine.evaluation.online import KnnEvaluator, hold_out_for_knn
 from ssl_engine.factory import build_method
+from ssl_engine.parent_models import start_from_parent
 from ssl_engine.train_config import TrainConfig
 from ssl_engine.trainer import NonFiniteLossError, TrainResult, train
-from ssl_engine.warm_start import warm_start
 from worker.db_retry import retry_final_write
 from worker.heartbeat import StopReason, job_heartbeat
 from worker.job_data import JobImages, JobInputError, dataset_images, describe_skipped
@@ -153,10 +153,10 @@ def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[Tra
     method = build_method(spec.recipe)
     if spec.parent is not None:  # a resumed run's checkpoint then replaces these weights
         try:
-            warm_start(method, spec.parent.recipe, Path(spec.parent.weights_path))
+            start_from_parent(method, spec.parent.recipe, Path(spec.parent.weights_path))
         except (OSError, RuntimeError, ValueError) as error:  # lost or damaged weights
             raise JobInputError(f"cannot start from model {spec.parent.id}: {error}") from error
-        hooks.on_event("warm_start", f"encoder initialised from model {spec.parent.id}")
+        hooks.on_event("parent_model", f"started from model {spec.parent.id}")
     config = TrainConfig.with_options(
         spec.training,
         epochs=spec.epochs,

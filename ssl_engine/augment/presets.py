@@ -70,3 +70,18 @@ def swav_config(image_size: int) -> ViewAugmentConfig:
     full-size pair is reproduced. lightly's CIFAR-10 benchmark crops the same range.)
     """
     return replace(simclr_config(image_size), crop_scale=(0.14, 1.0))
+
+
+def clusterfit_config(image_size: int) -> ViewAugmentConfig:
+    """ClusterFit's training view (Yan et al., CVPR 2020, as in VISSL's configuration):
+    a random resized crop (0.08 to 1), colour jitter 0.4/0.4/0.4 and hue 0.2 on every
+    image, and a flip: supervised ImageNet training's augmentation, as the second stage
+    is a classifier trained on cluster ids."""
+    return ViewAugmentConfig(
+        output_size=image_size,
+        jitter_p=1.0,
+        hue=0.2,
+        grayscale_p=0.0,
+        blur_p=0.0,
+        solarize_p=0.0,
+    )

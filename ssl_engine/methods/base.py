@@ -7,7 +7,7 @@ auxiliary state (momentum encoders, queues, prototypes) as submodules or buffers
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
@@ -36,6 +36,13 @@ class CollapsePrevention(StrEnum):
     REGULARIZED = "regularized"
     ARCHITECTURAL = "architectural"
     CLUSTERING = "clustering"
+
+
+class ParentRole(StrEnum):
+    """What a method does with a parent model a job names (``POST /v1/jobs``)."""
+
+    WARM_START = "warm_start"  # optional; the encoder starts from the parent's weights
+    TEACHER = "teacher"  # required; the parent's features make the training targets
 
 
 class Hyperparameters(BaseModel):
@@ -122,10 +129,12 @@ class Method(nn.Module):
     hyperparameters_model: ClassVar[type[Hyperparameters]]
     optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults()
     # Backbone names this method accepts; the API answers 422 for others.
+    parent_role: ClassVar[ParentRole] = ParentRole.WARM_START
     allowed_backbones: ClassVar[tuple[str, ...]] = ("tiny_cnn", "resnet18", "resnet34", "resnet50")
     default_backbone: ClassVar[str] = "resnet18"
 
     embed_dim: int
+    input_size: int  # the side of the square images it was built for (set by build_method)
 
     def training_step(self, batch: Batch) -> StepOutput:
         """Make views of ``batch.images``, compute the loss and its logged terms."""
@@ -151,11 +160,15 @@ class Method(nn.Module):
                 return module
         raise NotImplementedError(f"{type(self).__name__} has no backbone or encoder submodule")
 
-    def load_encoder(self, state: Mapping[str, Tensor]) -> None:
-        """Start from another model's encoder (a warm start): ``state`` goes into
-        ``encoder_module()``, strictly. Methods that keep a momentum copy of the encoder
-        override this to restart the copy from the same weights."""
-        self.encoder_module().load_state_dict(state, strict=True)
+    def start_from_parent(self, parent: Method) -> None:
+        """Called before training when the job names a parent model (a trained method).
+
+        By default the parent's encoder weights go into ``encoder_module()``, strictly
+        (a warm start); methods that keep a momentum copy of the encoder restart it from
+        the same weights, and a method whose ``parent_role`` is ``TEACHER`` keeps the
+        parent aside to label the data instead.
+        """
+        self.encoder_module().load_state_dict(parent.encoder_module().state_dict(), strict=True)
 
     def on_epoch_start(self, context: EpochContext) -> None:
         """Called before each epoch; default does nothing."""

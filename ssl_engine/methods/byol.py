@@ -16,11 +16,8 @@ whose momentum rises from tau_base to 1 along a cosine (section 3.1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import torch
 from pydantic import Field
-from torch import Tensor
 
 from ssl_engine.augment import TwoViews
 from ssl_engine.augment.presets import byol_configs
@@ -32,6 +29,7 @@ from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
     Hyperparameters,
+    Method,
     OptimizerDefaults,
     StepOutput,
 )
@@ -119,8 +117,8 @@ class BYOL(JointEmbeddingMethod):
             embeddings=h[:batch_size].detach(),  # (B, D) first views
         )
 
-    def load_encoder(self, state: Mapping[str, Tensor]) -> None:
-        super().load_encoder(state)
+    def start_from_parent(self, parent: Method) -> None:
+        super().start_from_parent(parent)
         self.target_backbone.load_state_dict(self.backbone.state_dict())  # the momentum copy too
 
     def on_step_end(self, progress: float) -> None:

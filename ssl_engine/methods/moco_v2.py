@@ -26,8 +26,6 @@ after a shuffle, so a key never shares batch statistics with its query.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -43,6 +41,7 @@ from ssl_engine.methods.base import (
     Batch,
     CollapsePrevention,
     Hyperparameters,
+    Method,
     OptimizerDefaults,
     StepOutput,
 )
@@ -189,8 +188,8 @@ class MoCoV2(JointEmbeddingMethod):
         self.queue[rows] = keys
         self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % size)
 
-    def load_encoder(self, state: Mapping[str, Tensor]) -> None:
-        super().load_encoder(state)
+    def start_from_parent(self, parent: Method) -> None:
+        super().start_from_parent(parent)
         self.key_backbone.load_state_dict(self.backbone.state_dict())  # the momentum copy too
 
     def on_step_end(self, progress: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ssl_engine.methods.barlow_twins import BarlowTwins
 from ssl_engine.methods.base import Method
 from ssl_engine.methods.byol import BYOL
+from ssl_engine.methods.clusterfit import ClusterFit
 from ssl_engine.methods.dae import DAE
 from ssl_engine.methods.deepcluster import DeepCluster
 from ssl_engine.methods.deepercluster import DeeperCluster
@@ -29,6 +30,7 @@ METHODS: dict[str, type[Method]] = {
         SwAV,
         DeepCluster,
         DeeperCluster,
+        ClusterFit,
         MAE,
         DAE,
         VAE,

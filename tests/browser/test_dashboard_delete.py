@@ -144,30 +144,36 @@ def test_a_model_is_deleted_from_its_page_then_its_job_from_its_page(
         assert page.locator(f"tr[data-job-id='{job_id}']").count() == 0
 
 
-def test_a_models_page_draws_its_ancestors_and_marks_a_deleted_one(
+def test_a_model_is_trained_from_its_page_and_the_child_draws_its_ancestry(
     service: Service, tmp_path: Path
 ) -> None:
     client = service.client()
     dataset = register_folder(client, make_image_folder(tmp_path / "images"), "lineage")
     parent_job = wait_for_job(client, submit(service, dataset, epochs=1), timeout=180)
     parent = str(parent_job["model_id"])
-    answer = client.post(
-        "/v1/jobs",
-        json={**TINY_JOB, "method": "byol", "dataset_id": dataset, "parent_model_id": parent},
-    )
-    assert answer.status_code == 201, answer.text
-    child_job = wait_for_job(client, str(answer.json()["id"]), timeout=180)
-    assert child_job["status"] == "succeeded", child_job
-    child = str(child_job["model_id"])
     with browser_page(tmp_path, service.api_key) as page:
-        page.goto(f"{service.base_url}/#/jobs/{child_job['id']}")
+        # "Train from this model": the form names the parent and takes its backbone and size
+        page.goto(f"{service.base_url}/#/models/{parent}")
+        page.get_by_role("link", name="Train from this model").click()
+        assert page.get_by_label("Start from model").input_value() == parent
+        assert page.get_by_label("Backbone").input_value() == "tiny_cnn"
+        assert page.locator("[name=image_size]").input_value() == "16"
+        page.get_by_label("Method").select_option("byol")
+        assert page.get_by_label("Backbone").input_value() == "tiny_cnn"  # kept for byol too
+        page.locator("[name=epochs]").fill("1")
+        page.locator("[name=batch_size]").fill("8")
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_url(re.compile(r"#/jobs/\w+$"))
+        child_job_id = page.url.rsplit("/", 1)[1]
         page.get_by_role("link", name=f"model {parent[:8]}").wait_for(timeout=30_000)
+        child_job = wait_for_job(client, child_job_id, timeout=180)
+        assert (child_job["status"], child_job["parent_model_id"]) == ("succeeded", parent)
+        child = str(child_job["model_id"])
 
         page.goto(f"{service.base_url}/#/models/{child}")
         chain = page.get_by_role("list", name="ancestors, parent first")
         chain.get_by_role("link", name=f"simclr {parent[:8]}").click()
         page.wait_for_url(re.compile(f"#/models/{parent}$"))
-        page.get_by_role("heading", name=f"Model {parent[:8]}").wait_for()
 
         assert client.delete(f"/v1/models/{parent}").status_code == 204
         page.goto(f"{service.base_url}/#/models/{child}")

@@ -16,12 +16,10 @@ from torch import Tensor, nn
 
 from api.schemas.jobs import TrainingOptions
 from ssl_engine import acceleration
-from ssl_engine.factory import build_method
 from ssl_engine.methods.base import Batch, Method, StepOutput
 from ssl_engine.methods.registry import METHODS
-from ssl_engine.recipe import Recipe
 from ssl_engine.trainer import NullHooks, TrainConfig, train
-from tests.engine.test_method_contract import TEST_OVERRIDES, smallest_backbone
+from tests.engine.test_method_contract import build as build_for_contract
 from tests.engine.toy_data import InMemoryLoader, toy_images
 
 IMAGE_SIZE = 16
@@ -53,9 +51,7 @@ class FirstStep(NullHooks):
 
 def build(name: str) -> Method:
     torch.manual_seed(0)
-    return build_method(
-        Recipe(name, smallest_backbone(name), IMAGE_SIZE, TEST_OVERRIDES.get(name, {}))
-    )
+    return build_for_contract(name)
 
 
 def first_step(

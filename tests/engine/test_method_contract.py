@@ -23,7 +23,7 @@ from ssl_engine.augment import ViewAugment
 from ssl_engine.augment.presets import crop_flip_config
 from ssl_engine.checkpoint import load_model_weights
 from ssl_engine.factory import build_method
-from ssl_engine.methods.base import Batch, Family, Method
+from ssl_engine.methods.base import Batch, Family, Method, ParentRole
 from ssl_engine.methods.registry import METHODS
 from ssl_engine.recipe import Recipe
 from ssl_engine.trainer import REFERENCE_BATCH_SIZE, Progress, TrainConfig, train
@@ -46,6 +46,7 @@ TEST_OVERRIDES: dict[str, dict[str, Any]] = {
     "barlow_twins": SMALL_HEAD,
     "vicreg": SMALL_HEAD,
     "deepercluster": {"num_clusters": 8},  # classifiers sized for 8 clusters, not 3,000
+    "clusterfit": {"num_clusters": 8},
     "mae": {"decoder_dim": 64, "decoder_depth": 1, "decoder_heads": 2},
 }
 
@@ -56,9 +57,12 @@ def smallest_backbone(name: str) -> str:
 
 
 def build(name: str) -> Method:
-    return build_method(
+    method = build_method(
         Recipe(name, smallest_backbone(name), IMAGE_SIZE, TEST_OVERRIDES.get(name, {}))
     )
+    if method.parent_role is ParentRole.TEACHER:  # ClusterFit: a randomly initialised parent
+        method.start_from_parent(build_method(Recipe("simclr", "tiny_cnn", IMAGE_SIZE)))
+    return method
 
 
 @dataclass

@@ -50,7 +50,7 @@ def test_a_chain_of_models_records_its_lineage_and_survives_deleting_an_ancestor
         settings, images, method="byol", seed=7, training=frozen, parent_model_id=root
     )
     assert run_job(settings, child_job) == JobStatus.SUCCEEDED
-    (started,) = [e.reason for e in events(settings, child_job) if e.kind == "warm_start"]
+    (started,) = [e.reason for e in events(settings, child_job) if e.kind == "parent_model"]
     assert root in started
     child = job_row(settings, child_job).model_id
     assert child is not None
@@ -61,6 +61,15 @@ def test_a_chain_of_models_records_its_lineage_and_survives_deleting_an_ancestor
             torch.testing.assert_close(child_weights[name], value, msg=name)
             torch.testing.assert_close(child_weights["target_" + name], value, msg=name)
     grandchild = _train(settings, images, method="vicreg", parent_model_id=child)
+    clustered = _train(  # ClusterFit: the parent labels the data, the child starts fresh
+        settings, images, method="clusterfit", hyperparameters={"num_clusters": 4},
+        parent_model_id=root,
+    )  # fmt: skip
+    clustered_weights = _weights(settings, clustered)
+    assert "pseudo_labels" in clustered_weights
+    assert not torch.equal(
+        clustered_weights["backbone.trunk.0.weight"], root_weights["backbone.trunk.0.weight"]
+    )
 
     shown = client.get(f"/v1/models/{grandchild}").json()
     assert shown["parent_model_id"] == child
@@ -90,7 +99,7 @@ def test_a_parent_must_be_the_callers_and_fit_the_job(
     theirs = register_random_model(url, tmp_path / "theirs", tenant="team-b")
     body = {"method": "byol", "dataset_id": dataset, "batch_size": 4, "image_size": 32}
 
-    def submit_with(parent_id: str, **changes: object) -> tuple[int, dict[str, object]]:
+    def submit_with(parent_id: str | None, **changes: object) -> tuple[int, dict[str, object]]:
         answer = client.post("/v1/jobs", json={**body, **changes, "parent_model_id": parent_id})
         return answer.status_code, answer.json()
 
@@ -102,6 +111,11 @@ def test_a_parent_must_be_the_callers_and_fit_the_job(
     assert "backbone is tiny_cnn" in str(error)
     status, job = submit_with(parent, backbone="tiny_cnn")
     assert status == 201 and job["parent_model_id"] == parent
+    status, error = submit_with(None, method="clusterfit")  # it cannot train without one
+    assert (status, error["code"]) == (422, "validation_error")
+    assert "parent model" in str(error)
+    status, _ = submit_with(parent, method="clusterfit", backbone="resnet18")  # any parent
+    assert status == 201
 
     refused = client.delete(f"/v1/models/{parent}")  # a queued job still needs it
     assert refused.status_code == 409 and refused.json()["code"] == "model_in_use"

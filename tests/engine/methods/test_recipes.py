@@ -5,7 +5,7 @@ batch / 128, so its 6e-2 is 0.12 here): lightly 1.5
 docs/source/getting_started/benchmarks/cifar10_benchmark.py; solo-learn
 scripts/pretrain/cifar/<method>.yaml (10 warm-up epochs of 1,000, LARS eta 0.02 with
 clip_lr); VICReg, absent from both CIFAR sets of lightly, its Imagenette benchmark;
-DeeperCluster, in neither, its authors' training script.
+DeeperCluster, in neither, its authors' training script; ClusterFit, VISSL's configuration.
 Methods whose default is a measured deviation cite bench/RESULTS.md.
 """
 
@@ -61,6 +61,10 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         "DeeperCluster main.py",
         {"name": "sgd", "lr": 0.1, "weight_decay": 1e-5, "momentum": 0.9, "warmup_fraction": 0},
     ),
+    "clusterfit": (
+        "clusterfit_resnet_8gpu_imagenet.yaml",
+        {"name": "sgd", "lr": 0.1, "weight_decay": 1e-4, "momentum": 0.9, "warmup_fraction": 0.048},
+    ),
     "mae": (
         "mae.yaml",
         {"name": "adamw", "lr": 2e-4, "weight_decay": 0.05, "betas": (0.9, 0.95)},
@@ -84,6 +88,7 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "pca_dim": 256,
         "kmeans_iterations": 10,
     },
+    "clusterfit": {"num_clusters": None, "kmeans_iterations": 50},
     "vicreg": {"invariance_weight": 25.0, "variance_weight": 25.0, "covariance_weight": 1.0},
     "mae": {"mask_ratio": 0.75, "normalize_target": True},
 }

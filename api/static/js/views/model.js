@@ -183,7 +183,9 @@ export async function modelView(main, { params: [modelId], signal }) {
   const message = h("div");
   main.append(
     h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Model ", h("span", { class: "mono" }, shortId(model.id))),
-      h("div", { class: "actions" }, deleteButton({
+      h("div", { class: "actions" },
+        h("a", { class: "button", href: `#/submit?parent=${model.id}&dataset=${model.dataset_id}&method=${model.method}` }, "Train from this model"),
+        deleteButton({
         kind: "model", id: model.id, name: shortId(model.id), messages: message, leaveTo: "#/models", label: "Delete model",
       }))),
     message,

@@ -3,6 +3,7 @@
 
 import { apiDescription, getJson, postJson } from "../api.js";
 import { fill, h, uid } from "../dom.js";
+import { shortId } from "../format.js";
 import { schemaFields } from "../schema_form.js";
 import { errorBox, notice } from "../widgets.js";
 
@@ -35,11 +36,13 @@ export async function submitView(main, { query, signal, navigate }) {
   main.append(h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Submit a job")));
   let methods;
   let datasets;
+  let models;
   let spec;
   try {
-    [methods, datasets, spec] = await Promise.all([
+    [methods, datasets, models, spec] = await Promise.all([
       getJson("/v1/methods", { signal }),
       getJson("/v1/datasets?limit=500", { signal }).then((page) => ({ ...page, items: page.items.filter((d) => d.state === "ready") })),
+      getJson("/v1/models?limit=500", { signal }),
       apiDescription(),
     ]);
   } catch (error) {
@@ -63,6 +66,9 @@ export async function submitView(main, { query, signal, navigate }) {
   const evalSet = select("Evaluate kNN on", [["", "its own classes, if it has some"],
     ...labeled.map((d) => [d.id, `${d.name} — ${d.classes.length} classes`])],
   { name: "eval_dataset_id", value: "" });
+  const parent = select("Start from model", [["", "none: from scratch"],
+    ...models.items.map((m) => [m.id, `${m.method} ${shortId(m.id)} — ${m.backbone}, ${m.image_size} px`])],
+  { name: "parent_model_id", value: query.get("parent") || "" });
   const backboneSlot = h("div");
   const about = h("div");
   const hyperSlot = h("div");
@@ -81,14 +87,25 @@ export async function submitView(main, { query, signal, navigate }) {
     hyper = schemaFields(chosen.hyperparameters_schema, { prefix: "hyperparameters" });
     fill(hyperSlot, hyper.element);
   };
-  method.control.addEventListener("change", showMethod);
+  // A parent's encoder must match: take its backbone and image size when the method allows.
+  const modelById = new Map(models.items.map((m) => [m.id, m]));
+  const matchParent = () => {
+    const chosen = modelById.get(parent.control.value);
+    if (!chosen) return;
+    if ([...backbone.control.options].some((o) => o.value === chosen.backbone)) backbone.control.value = chosen.backbone;
+    const size = job.element.querySelector("[name=image_size]");
+    if (size) size.value = String(chosen.image_size);
+  };
+  method.control.addEventListener("change", () => { showMethod(); matchParent(); });
+  parent.control.addEventListener("change", matchParent);
   showMethod();
+  matchParent();
 
   let key = idempotencyKey();
   const button = h("button", { type: "submit" }, "Submit");
   const form = h("form", { class: "submit-form", novalidate: true },
     h("fieldset", { class: "panel" }, h("legend", {}, "What to train"),
-      h("div", { class: "grid" }, method.field, dataset.field, evalSet.field, backboneSlot), about),
+      h("div", { class: "grid" }, method.field, dataset.field, evalSet.field, backboneSlot, parent.field), about),
     h("fieldset", { class: "panel" }, h("legend", {}, "Run"), job.element),
     h("fieldset", { class: "panel" }, h("legend", {}, "Hyperparameters"), hyperSlot),
     h("details", { class: "panel" }, h("summary", {}, "Training options (optimizer, learning rate, precision…)"),
@@ -103,6 +120,7 @@ export async function submitView(main, { query, signal, navigate }) {
       method: method.control.value,
       dataset_id: dataset.control.value,
       ...(evalSet.control.value ? { eval_dataset_id: evalSet.control.value } : {}),
+      ...(parent.control.value ? { parent_model_id: parent.control.value } : {}),
       backbone: backbone.control.value,
       ...parts[0].values,
       hyperparameters: parts[1].values,
@@ -123,6 +141,8 @@ export async function submitView(main, { query, signal, navigate }) {
     dataset.setError(left.dataset_id);
     evalSet.setError(left.eval_dataset_id);
     backbone.setError(left.backbone);
+    parent.setError(left.parent_model_id);
+    delete left.parent_model_id;
     delete left.dataset_id;
     delete left.eval_dataset_id;
     delete left.backbone;

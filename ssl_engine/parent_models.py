@@ -1,10 +1,12 @@
-"""Models built on models: a run that starts from a trained model's encoder.
+"""Models built on models: a run that starts from a trained model.
 
-A job may name a parent model; its method is built fresh and only the encoder (the
-module ``embed`` runs: a backbone, a ViT or a conv encoder) takes the parent's weights.
-Heads, predictors, prototypes and queues start as they would from scratch, since they
-belong to the parent's objective, not to its representation. The child's weights are
-complete on their own: nothing of the parent is needed to resume or serve it.
+A job may name a parent model. For most methods (``ParentRole.WARM_START``) the method is
+built fresh and only its encoder (the module ``embed`` runs: a backbone, a ViT or a conv
+encoder) takes the parent's weights; heads, predictors, prototypes and queues start as
+they would from scratch, since they belong to the parent's objective, not to its
+representation. A ``TEACHER`` method (ClusterFit) trains from scratch and uses the
+parent only to label the data. Either way the child's weights are complete on their own:
+nothing of the parent is needed to resume or serve it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import torch
 
 from ssl_engine.checkpoint import load_model_weights
 from ssl_engine.factory import build_method
-from ssl_engine.methods.base import Method
+from ssl_engine.methods.base import Method, ParentRole
+from ssl_engine.methods.registry import METHODS
 from ssl_engine.recipe import Recipe
 from ssl_engine.vit import VIT_SIZES
 
@@ -55,9 +58,23 @@ def encoder_mismatch(parent: Recipe, child: Recipe) -> str | None:
     )
 
 
-def warm_start(child: Method, parent: Recipe, weights: Path) -> None:
-    """Copy the encoder of the model stored at ``weights`` (trained with ``parent``) into
-    ``child``. The caller checked ``encoder_mismatch``; loading is strict regardless."""
-    donor = build_method(replace(parent, parent_model_id=None))
-    load_model_weights(weights, donor)
-    child.load_encoder(donor.encoder_module().state_dict())
+def parent_mismatch(parent: Recipe, child: Recipe) -> str | None:
+    """Why the model ``parent`` cannot be ``child``'s parent, or None when it can: a
+    teacher may be any trained model; a warm start needs a matching encoder."""
+    if METHODS[child.method].parent_role is ParentRole.TEACHER:
+        return None
+    return encoder_mismatch(parent, child)
+
+
+def needs_parent(child: Recipe) -> bool:
+    """Whether ``child``'s method cannot train without a parent model."""
+    return METHODS[child.method].parent_role is ParentRole.TEACHER
+
+
+def start_from_parent(child: Method, parent: Recipe, weights: Path) -> None:
+    """Rebuild the model stored at ``weights`` (trained with ``parent``) and hand it to
+    ``child`` (``Method.start_from_parent``: a warm start of its encoder, or a teacher).
+    The caller checked ``parent_mismatch``; a warm start loads strictly regardless."""
+    trained = build_method(replace(parent, parent_model_id=None))
+    load_model_weights(weights, trained)
+    child.start_from_parent(trained.eval())

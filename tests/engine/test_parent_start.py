@@ -10,8 +10,8 @@ from safetensors.torch import save_file
 from ssl_engine.factory import build_method
 from ssl_engine.methods.byol import BYOL
 from ssl_engine.methods.moco_v2 import MoCoV2
+from ssl_engine.parent_models import encoder_mismatch, start_from_parent
 from ssl_engine.recipe import Recipe
-from ssl_engine.warm_start import encoder_mismatch, warm_start
 
 
 def _saved(recipe: Recipe, path: Path) -> tuple[Path, torch.nn.Module]:
@@ -28,7 +28,7 @@ def test_the_child_embeds_like_its_parent_and_keeps_its_own_heads(tmp_path: Path
     torch.manual_seed(2)
     child = build_method(Recipe("vicreg", "tiny_cnn", 16, {"projection_dim": 32}))
     expander = {k: v.clone() for k, v in child.expander.state_dict().items()}
-    warm_start(child, parent_recipe, weights)
+    start_from_parent(child, parent_recipe, weights)
     images = torch.rand(4, 3, 16, 16)
     parent.eval(), child.eval()
     with torch.no_grad():
@@ -47,7 +47,7 @@ def test_momentum_encoders_restart_from_the_parents_weights(tmp_path: Path) -> N
         torch.manual_seed(3)
         child = build_method(recipe)
         assert isinstance(child, BYOL | MoCoV2)
-        warm_start(child, parent_recipe, weights)
+        start_from_parent(child, parent_recipe, weights)
         momentum_copy = getattr(child, copy_name).state_dict()
         for key, value in parent.encoder_module().state_dict().items():
             assert torch.equal(momentum_copy[key], value), (recipe.method, key)

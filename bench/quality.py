@@ -27,6 +27,11 @@ and the row's label shows the override. When simclr runs with its peer, one more
 the training time lightly's SimCLR needs for its epochs (each side's speed taken from its
 fastest epoch, since other processes share the machine).
 
+A method that needs a parent model (ClusterFit) gets one as a job would: the
+``--parent-method`` (SimCLR by default) trains first on the same backbone, data, epochs
+and seed, is reported as a row of its own ("simclr (parent of clusterfit)"), and is handed
+to the method before training, so the table compares the child with its parent.
+
 ``--device cuda`` runs both sides on a GPU (``bench/gpu_quality.sh`` does that on a lent
 machine, with ``--peer-python`` naming the interpreter that has lightly there).
 
@@ -57,6 +62,7 @@ from quality_report import RunResult, baseline_table, table
 from ssl_engine.data.loader import BatchLoader
 from ssl_engine.evaluation.online import KnnEvaluator
 from ssl_engine.factory import build_method
+from ssl_engine.methods.base import Method, ParentRole
 from ssl_engine.methods.registry import METHODS
 from ssl_engine.recipe import Recipe
 from ssl_engine.trainer import NullHooks, TrainConfig, train
@@ -109,13 +115,22 @@ def overrides_label(hyperparameters: Mapping[str, Any], training: Mapping[str, A
 
 
 def run_ours(
-    method: str, data: BenchData, args: argparse.Namespace, epochs: int, seed: int
-) -> RunResult:
+    method: str,
+    data: BenchData,
+    args: argparse.Namespace,
+    epochs: int,
+    seed: int,
+    parent: Method | None = None,
+) -> tuple[RunResult, Method]:
+    """Train ``method`` through the product's trainer (started from ``parent`` when given,
+    as a job naming a parent model is); its result and the trained model."""
     backbone = backbone_for(method, args.backbone)
     hyperparameters = args.hyperparameters.get(method, {})
     training = args.training.get(method, {})
     torch.manual_seed(seed)  # the worker seeds the same way before building
     model = build_method(Recipe(method, backbone, args.image_size, hyperparameters))
+    if parent is not None:
+        model.start_from_parent(parent)
     evaluator = KnnEvaluator(data.train, data.held_out, num_classes=len(data.classes))
     random_init = evaluator.evaluate(model, args.device)["knn_top1"]
     loader = BatchLoader(data.train.images, None, args.batch_size, args.device, seed)
@@ -126,7 +141,7 @@ def run_ours(
     with tempfile.TemporaryDirectory() as checkpoints:
         log = EvaluationLog()
         train(model, loader, config, Path(checkpoints), log, args.device, evaluator=evaluator)
-    return RunResult(
+    result = RunResult(
         method=method + overrides_label(hyperparameters, training),
         backbone=backbone,
         epochs=epochs,
@@ -136,6 +151,7 @@ def run_ours(
         eval_seconds=log.eval_seconds,
         seed=seed,
     )
+    return result, model
 
 
 def run_lightly(method: str, args: argparse.Namespace, seed: int) -> RunResult:
@@ -226,6 +242,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--skip-peer", action="store_true", help="run none of lightly's")
     parser.add_argument(
+        "--parent-method",
+        choices=list(METHODS),
+        default="simclr",
+        help="the parent a method that needs one (ClusterFit) starts from: trained first, "
+        "with the same backbone, data, epochs and seed, and reported as a row of its own",
+    )
+    parser.add_argument(
         "--no-equal-time",
         dest="equal_time",
         action="store_false",
@@ -280,14 +303,18 @@ def main() -> None:
 
     for method in args.methods:
         for seed in args.seeds:  # one side after the other, never concurrently
-            ours = record(run_ours(method, data, args, args.epochs, seed))
+            parent = None
+            if METHODS[method].parent_role is ParentRole.TEACHER:  # ClusterFit: parent first
+                parent_run, parent = run_ours(args.parent_method, data, args, args.epochs, seed)
+                record(replace(parent_run, method=f"{parent_run.method} (parent of {method})"))
+            ours = record(run_ours(method, data, args, args.epochs, seed, parent)[0])
             if method not in args.peer_methods:
                 continue
             peer = record(run_lightly(method, args, seed))
             if method == "simclr" and seed == args.seeds[0] and args.equal_time:
                 epochs = equal_time_epochs(ours, peer)
                 if epochs != args.epochs:
-                    equal = run_ours(method, data, args, epochs, seed)
+                    equal, _ = run_ours(method, data, args, epochs, seed)
                     label = f"{equal.method} (equal wall-clock to lightly)"
                     record(replace(equal, method=label))
 

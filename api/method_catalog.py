@@ -35,6 +35,9 @@ def describe_methods() -> tuple[MethodOut, ...]:
             paper=cls.paper,
             allowed_backbones=list(cls.allowed_backbones),
             default_backbone=cls.default_backbone,
+            parent_role=str(cls.parent_role),
+            generates=cls.generates,
+            reconstructs=cls.reconstructs,
             optimizer_defaults=OptimizerDefaultsOut(**asdict(cls.optimizer_defaults)),
             hyperparameters_schema=cls.hyperparameters_model.model_json_schema(),
         )

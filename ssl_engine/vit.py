@@ -11,6 +11,7 @@ a 32 px CIFAR image cut into 4 px patches gives an 8 x 8 grid.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -51,6 +52,18 @@ def patchify(images: Tensor, patch_size: int) -> Tensor:
     patches = images.reshape(b, c, grid_h, patch_size, grid_w, patch_size)
     patches = patches.permute(0, 2, 4, 3, 5, 1)  # (B, gh, gw, p, p, C)
     return patches.reshape(b, grid_h * grid_w, patch_size * patch_size * c)  # (B, N, p*p*C)
+
+
+def unpatchify(patches: Tensor, patch_size: int) -> Tensor:
+    """(B, N, p*p*C) patches in row-major order of a square grid -> (B, C, H, W)."""
+    b, n, values = patches.shape
+    grid = math.isqrt(n)
+    channels = values // (patch_size * patch_size)
+    if grid * grid != n or channels * patch_size * patch_size != values:
+        raise ValueError(f"{n} patches of {values} values are not a square grid of {patch_size}px")
+    image = patches.reshape(b, grid, grid, patch_size, patch_size, channels)
+    image = image.permute(0, 5, 1, 3, 2, 4)  # (B, C, gh, p, gw, p)
+    return image.reshape(b, channels, grid * patch_size, grid * patch_size)
 
 
 def sincos_position_embedding(grid_size: int, dim: int) -> Tensor:

@@ -29,5 +29,11 @@ class MethodOut(BaseModel):
     paper: str
     allowed_backbones: list[str]
     default_backbone: str
+    parent_role: str = Field(
+        description="warm_start: a job may name a parent model, whose encoder it starts "
+        "from; teacher: a job must name one, whose features make its targets."
+    )
+    generates: bool = Field(description="GET /v1/models/{id}/samples draws images from it.")
+    reconstructs: bool = Field(description="POST /v1/models/{id}/reconstruct shows its work.")
     optimizer_defaults: OptimizerDefaultsOut
     hyperparameters_schema: dict[str, Any]

@@ -116,6 +116,18 @@ class EnergyRequest(BaseModel):
     precision: RequestedPrecision | None = Field(None, description=PRECISION_DESCRIPTION)
 
 
+MAX_PICTURES = 256  # images per sample grid or reconstruction request
+
+
+class ReconstructRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    images: list[str] = Field(
+        min_length=1, max_length=MAX_PICTURES, description="Base64-encoded image files."
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Masks and noise follow it.")
+
+
 class EnergyResponse(BaseModel):
     model: str
     method: str

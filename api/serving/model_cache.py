@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +83,11 @@ class LoadedModel:
             found = energies(self._module_at(precision), x, y, precision)  # (N,)
         result: list[float] = found.cpu().tolist()
         return result
+
+    def picture(self, draw: Callable[[Method], bytes]) -> bytes:
+        """``draw(module)`` at float32 on this model, one forward pass at a time."""
+        with self.lock:
+            return draw(self.module)
 
     def _module_at(self, precision: Precision) -> Method:
         """The module for ``precision``, cast on first use (call with ``lock`` held)."""

@@ -130,6 +130,8 @@ class Method(nn.Module):
     optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults()
     # Backbone names this method accepts; the API answers 422 for others.
     parent_role: ClassVar[ParentRole] = ParentRole.WARM_START
+    generates: ClassVar[bool] = False  # draws images from a prior: ``sample``
+    reconstructs: ClassVar[bool] = False  # shows what it makes of an input: ``reconstruct``
     allowed_backbones: ClassVar[tuple[str, ...]] = ("tiny_cnn", "resnet18", "resnet34", "resnet50")
     default_backbone: ClassVar[str] = "resnet18"
 
@@ -147,6 +149,17 @@ class Method(nn.Module):
     def energy(self, x: Tensor, y: Tensor) -> Tensor:
         """(B, 3, H, W) x and y in [0, 1] -> (B,) energies, low for compatible pairs."""
         raise NotImplementedError
+
+    def sample(self, count: int) -> Tensor:
+        """``count`` images drawn from the model's prior: (count, 3, S, S) in [0, 1]
+        (methods that set ``generates``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not generate images")
+
+    def reconstruct(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, 3, S, S) images in [0, 1] -> what the model is given (masked, noisy or as
+        is) and what it makes of it, both (B, 3, S, S) in [0, 1] (methods that set
+        ``reconstructs``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not reconstruct images")
 
     def encoder_module(self) -> nn.Module:
         """The trunk ``embed`` runs (its ``backbone``, else its ``encoder``): what exports ship.

@@ -74,6 +74,8 @@ class DAEHyperparameters(Hyperparameters):
 class DAE(ConvAutoencodingMethod):
     """Convolutional encoder and decoder trained to undo a corruption of the input."""
 
+    reconstructs = True
+
     name = "dae"
     family = Family.PREDICTIVE
     collapse_prevention = CollapsePrevention.ARCHITECTURAL
@@ -98,14 +100,18 @@ class DAE(ConvAutoencodingMethod):
         code = self.encoder(x)  # (B, C, h, w)
         return code, torch.sigmoid(self.decoder(code))  # ..., (B, 3, H, W)
 
-    def training_step(self, batch: Batch) -> StepOutput:
-        views = self.augment(batch.images)  # (B, 3, S, S)
-        noisy = corrupt(
-            views,
+    def _corrupt(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) -> the same images corrupted as the hyperparameters say."""
+        return corrupt(
+            x,
             self.hparams.corruption,
             masking_fraction=self.hparams.masking_fraction,
             noise_std=self.hparams.noise_std,
-        )  # (B, 3, S, S)
+        )  # (B, 3, H, W)
+
+    def training_step(self, batch: Batch) -> StepOutput:
+        views = self.augment(batch.images)  # (B, 3, S, S)
+        noisy = self._corrupt(views)  # (B, 3, S, S)
         code, reconstruction = self._reconstruct(noisy)
         loss = per_sample_mse(reconstruction, views).mean()
         return StepOutput(
@@ -116,6 +122,10 @@ class DAE(ConvAutoencodingMethod):
 
     def embed(self, x: Tensor) -> Tensor:
         return self.encoder(x).mean(dim=(2, 3))  # (B, C)
+
+    def reconstruct(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        noisy = self._corrupt(x)  # (B, 3, H, W)
+        return noisy.clamp(0, 1), self._reconstruct(noisy)[1]  # noisy | denoised
 
     def energy(self, x: Tensor, y: Tensor) -> Tensor:
         """Mean squared error of y against the reconstruction of (clean) x."""

@@ -34,7 +34,7 @@ from ssl_engine.methods.base import (
     OptimizerDefaults,
     StepOutput,
 )
-from ssl_engine.vit import MAEDecoder, build_vit_encoder, patchify
+from ssl_engine.vit import MAEDecoder, build_vit_encoder, patchify, unpatchify
 
 ENERGY_MASK_SEED = 0  # energy uses one fixed mask so equal inputs give equal energies
 
@@ -106,6 +106,8 @@ class MAEHyperparameters(Hyperparameters):
 class MAE(Method):
     """ViT encoder on visible patches + light transformer decoder predicting hidden pixels."""
 
+    reconstructs = True
+
     name = "mae"
     family = Family.PREDICTIVE
     collapse_prevention = CollapsePrevention.ARCHITECTURAL
@@ -175,6 +177,25 @@ class MAE(Method):
 
     def embed(self, x: Tensor) -> Tensor:
         return self.encoder(x)[:, 1:].mean(dim=1)  # (B, D): average of all patch tokens
+
+    def reconstruct(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The image with its hidden patches grey, and with them predicted (the visible
+        ones as they were). Predictions of normalised patches are put back on each
+        patch's own mean and spread, as MAE's figures show them."""
+        patch = self.encoder.patch_size
+        keep, mask = random_masking(
+            len(x), self.encoder.num_patches, self.hparams.mask_ratio, device=x.device
+        )  # (B, N_keep), (B, N)
+        prediction = self._reconstruct(x, keep)[1].float()  # (B, N, p*p*3)
+        target = patchify(x, patch).float()  # (B, N, p*p*3)
+        if self.hparams.normalize_target:
+            mean = target.mean(dim=-1, keepdim=True)  # (B, N, 1)
+            spread = torch.sqrt(target.var(dim=-1, unbiased=False, keepdim=True) + 1e-6)
+            prediction = prediction * spread + mean  # (B, N, p*p*3)
+        hidden = mask.unsqueeze(-1)  # (B, N, 1)
+        shown = torch.where(hidden, torch.full_like(target, 0.5), target)
+        made = torch.where(hidden, prediction.clamp(0, 1), target)
+        return unpatchify(shown, patch), unpatchify(made, patch)  # (B, 3, S, S) each
 
     def energy(self, x: Tensor, y: Tensor) -> Tensor:
         """Error of predicting y's hidden patches from x's visible ones, under a fixed mask."""

@@ -57,6 +57,9 @@ class VAEHyperparameters(Hyperparameters):
 class VAE(ConvAutoencodingMethod):
     """Convolutional encoder to a Gaussian posterior, decoder to Bernoulli pixel logits."""
 
+    generates = True
+    reconstructs = True
+
     name = "vae"
     family = Family.LATENT_VARIABLE
     collapse_prevention = CollapsePrevention.REGULARIZED
@@ -109,6 +112,14 @@ class VAE(ConvAutoencodingMethod):
 
     def embed(self, x: Tensor) -> Tensor:
         return self._posterior(x)[0]  # (B, L) posterior mean
+
+    def sample(self, count: int) -> Tensor:
+        """Decode z ~ N(0, I): the generative model p(x | z) p(z) the ELBO trains."""
+        z = torch.randn(count, self.hparams.latent_dim, device=self.posterior.weight.device)
+        return torch.sigmoid(self._decode(z))  # (count, 3, S, S) Bernoulli means
+
+    def reconstruct(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return x, torch.sigmoid(self._decode(self._posterior(x)[0]))  # decoded at the mean
 
     def energy(self, x: Tensor, y: Tensor) -> Tensor:
         """Free energy: -log p(y | z = mu(x)) + KL(q(z | x) || p(z)), in nats."""

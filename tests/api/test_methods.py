@@ -39,3 +39,14 @@ def test_each_method_shows_its_whole_training_recipe_with_its_source(client: Tes
     }
     assert "imagenette_benchmark.py" in vicreg["source"]
     assert client.get("/v1/methods/mae").json()["optimizer_defaults"]["betas"] == [0.9, 0.95]
+
+
+def test_what_a_method_does_with_a_parent_and_whether_it_makes_pictures(
+    client: TestClient,
+) -> None:
+    methods = {m["name"]: m for m in client.get("/v1/methods").json()}
+    assert methods["clusterfit"]["parent_role"] == "teacher"
+    assert methods["simclr"]["parent_role"] == "warm_start"
+    assert (methods["vae"]["generates"], methods["vae"]["reconstructs"]) == (True, True)
+    assert (methods["mae"]["generates"], methods["mae"]["reconstructs"]) == (False, True)
+    assert not methods["simclr"]["generates"] and not methods["simclr"]["reconstructs"]

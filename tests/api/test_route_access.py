@@ -70,6 +70,7 @@ def request_for(call: Call, ids: dict[str, str]) -> dict[str, Any]:
             "json": {"pairs": [{"x": image_b64(), "y": image_b64()}]}
         },
         ("POST", "/v1/models/{model_id}/search"): {"json": {"image": image_b64(), "k": 1}},
+        ("POST", "/v1/models/{model_id}/reconstruct"): {"json": {"images": [image_b64()]}},
         ("POST", "/v1/models/{model_id}/evaluate"): {"json": {"dataset_id": ids["dataset_id"]}},
         ("POST", "/v1/models/{model_id}/embeddings"): {"json": {"dataset_id": ids["dataset_id"]}},
         ("GET", "/v1/models/{model_id}/export"): {"params": {"format": "safetensors"}},

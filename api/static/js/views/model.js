@@ -1,7 +1,7 @@
 // #/models/<id>: what the model is, its downloads, an embed-an-image box with nearest
 // neighbours in its training set, a 2-D map of that set's embeddings, and delete.
 
-import { download, getJson, hasRoute, postForm, postJson } from "../api.js";
+import { download, getJson, hasRoute, postForm, postJson, send } from "../api.js";
 import { deleteButton } from "../delete.js";
 import { fill, h, uid } from "../dom.js";
 import { bytes, datasetLabel, dateTime, number, shortId } from "../format.js";
@@ -157,6 +157,68 @@ async function mapPanel(model, signal) {
   return section;
 }
 
+/** A PNG the API draws, shown in ``slot`` (or the error that came instead). */
+async function showPicture(slot, path, init, alt) {
+  fill(slot, notice("Drawing…"));
+  try {
+    const response = await send(path, init);
+    fill(slot, h("img", { class: "picture-grid", src: URL.createObjectURL(await response.blob()), alt }));
+  } catch (error) {
+    fill(slot, errorBox(error));
+  }
+}
+
+function base64Of(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1]);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+/** Samples from a generative model's prior, and reconstructions of a picked image. */
+function picturesPanel(model, method) {
+  const headingId = uid("pictures");
+  const section = h("section", { class: "panel", "aria-labelledby": headingId },
+    h("h2", { id: headingId }, "Pictures"));
+  if (method.generates) {
+    const seedId = uid("seed");
+    const seed = h("input", { id: seedId, type: "number", min: "0", value: "0" });
+    const slot = h("div", { "aria-live": "polite" });
+    const draw = () => showPicture(slot, `/v1/models/${model.id}/samples?n=64&seed=${Number(seed.value) || 0}`,
+      {}, `64 samples drawn with seed ${Number(seed.value) || 0}`);
+    const form = h("form", { class: "form-inline" },
+      h("div", { class: "field" }, h("label", { for: seedId }, "Seed"), seed),
+      h("div", { class: "field field-button" }, h("button", { type: "submit" }, "Draw samples")));
+    form.addEventListener("submit", (event) => { event.preventDefault(); draw(); });
+    section.append(form, slot);
+    draw();
+  }
+  if (method.reconstructs) {
+    const fileId = uid("reconstruct");
+    const file = h("input", { id: fileId, type: "file", accept: "image/*", required: true });
+    const slot = h("div", { "aria-live": "polite" });
+    const form = h("form", { class: "form-inline" },
+      h("div", { class: "field" }, h("label", { for: fileId }, "Image to reconstruct"), file),
+      h("div", { class: "field field-button" }, h("button", { type: "submit" }, "Reconstruct")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const picked = file.files[0];
+      if (!picked) {
+        fill(slot, notice("Pick an image first.", "error"));
+        return;
+      }
+      const body = JSON.stringify({ images: [await base64Of(picked)] });
+      await showPicture(slot, `/v1/models/${model.id}/reconstruct`,
+        { method: "POST", headers: { "Content-Type": "application/json" }, body },
+        `${picked.name}: what the model was given, and what it made of it`);
+    });
+    section.append(form, slot);
+  }
+  return section;
+}
+
 /** The models this one was started from, parent first; deleted ones are named, not linked. */
 function lineageChain(model) {
   if (!model.lineage.length) return null;
@@ -203,12 +265,14 @@ export async function modelView(main, { params: [modelId], signal }) {
         ...metrics.map(([k, v]) => [k, number(v, 4)]),
       ])));
 
-  const [canExport, canSearch, canMap] = await Promise.all([
+  const [canExport, canSearch, canMap, method] = await Promise.all([
     hasRoute("get", "/v1/models/{model_id}/export"),
     hasRoute("post", "/v1/models/{model_id}/search"),
     hasRoute("get", "/v1/models/{model_id}/map"),
+    getJson(`/v1/methods/${model.method}`, { signal }).catch(() => null),
   ]);
   if (canExport) main.append(exportsPanel(model));
+  if (method && (method.generates || method.reconstructs)) main.append(picturesPanel(model, method));
   let searchable = false;
   const columns = h("div", { class: "columns" }, embedPanel(model, () => searchable));
   main.append(columns);

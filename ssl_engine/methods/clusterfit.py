@@ -27,8 +27,6 @@ the k-means is spherical (cosine), as the kNN evaluation compares features.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -52,6 +50,7 @@ from ssl_engine.methods.deepcluster import (
     MAX_CLUSTERS,
     UNASSIGNED,
     cluster_count,
+    labels_sized_like_checkpoint,
 )
 from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 
@@ -112,7 +111,7 @@ class ClusterFit(JointEmbeddingMethod):
         self.classifier = nn.Linear(self.embed_dim, most)  # rows past num_active unused
         self.register_buffer("pseudo_labels", torch.empty(0, dtype=torch.long))  # (N,)
         self.register_buffer("num_active", torch.tensor(most))
-        self.register_load_state_dict_pre_hook(_labels_to_checkpoint_size)
+        self.register_load_state_dict_pre_hook(labels_sized_like_checkpoint)
         self.augment = ViewAugment(clusterfit_config(image_size))
         self._teacher: list[Method] = []  # a list: the parent must not become a submodule
 
@@ -172,14 +171,3 @@ class ClusterFit(JointEmbeddingMethod):
             return guess
         stored = self.pseudo_labels[indices.clamp(max=size - 1)]  # (B,)
         return torch.where((indices < size) & (stored != UNASSIGNED), stored, guess)
-
-
-def _labels_to_checkpoint_size(
-    module: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any
-) -> None:
-    """The label buffer is sized by the checkpoint's dataset: resize the model's to match."""
-    labels = state_dict.get(prefix + "pseudo_labels")
-    if isinstance(module, ClusterFit) and labels is not None:
-        module.pseudo_labels = torch.full_like(
-            labels, UNASSIGNED, device=module.pseudo_labels.device
-        )

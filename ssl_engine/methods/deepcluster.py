@@ -232,8 +232,16 @@ def _checkpoint_to_current_shapes(
         state_dict[prefix + "prototypes"] = prototypes.expand(heads, -1, -1).clone()
     labels = state_dict.get(prefix + "pseudo_labels")
     if labels is not None and labels.ndim == 1:  # (N,)
-        labels = state_dict[prefix + "pseudo_labels"] = labels.expand(heads, -1).clone()
+        state_dict[prefix + "pseudo_labels"] = labels.expand(heads, -1).clone()
+    labels_sized_like_checkpoint(module, state_dict, prefix)
+
+
+def labels_sized_like_checkpoint(
+    module: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any
+) -> None:
+    """A load pre-hook: the ``pseudo_labels`` buffer is sized by the checkpoint's dataset,
+    so the module's takes the checkpoint's shape and a freshly built model can load it."""
+    labels = state_dict.get(prefix + "pseudo_labels")
     if labels is not None:
-        module.pseudo_labels = torch.full_like(
-            labels, UNASSIGNED, device=module.pseudo_labels.device
-        )
+        device = module.get_buffer("pseudo_labels").device
+        module.register_buffer("pseudo_labels", torch.full_like(labels, UNASSIGNED, device=device))

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -58,6 +57,7 @@ from ssl_engine.methods.deepcluster import (
     MAX_CLUSTERS,
     UNASSIGNED,
     cluster_count,
+    labels_sized_like_checkpoint,
 )
 from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 from ssl_engine.pca import pca_whiten
@@ -154,7 +154,7 @@ class DeeperCluster(JointEmbeddingMethod):
         self.register_buffer("pseudo_labels", torch.empty(2, 0, dtype=torch.long))  # (2, N)
         self.register_buffer("sub_clusters_active", torch.full((supers,), most))  # (S,)
         self.register_buffer("clustered_epoch", torch.tensor(-1))
-        self.register_load_state_dict_pre_hook(_labels_to_checkpoint_size)
+        self.register_load_state_dict_pre_hook(labels_sized_like_checkpoint)
         self._reset_classifiers()
         self.augment = ViewAugment(replace(crop_flip_config(image_size), crop_scale=(0.08, 1.0)))
 
@@ -265,15 +265,3 @@ class DeeperCluster(JointEmbeddingMethod):
         stored = self.pseudo_labels[:, indices.clamp(max=size - 1)]  # (2, B)
         stored = torch.where(known, stored, UNASSIGNED)  # (2, B)
         return stored[SUPER].clamp(min=0), stored[SUB]
-
-
-def _labels_to_checkpoint_size(
-    module: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any
-) -> None:
-    """The label buffer is sized by the checkpoint's dataset: resize the model's to match,
-    so a checkpoint loads into a freshly built model."""
-    labels = state_dict.get(prefix + "pseudo_labels")
-    if isinstance(module, DeeperCluster) and labels is not None:
-        module.pseudo_labels = torch.full_like(
-            labels, UNASSIGNED, device=module.pseudo_labels.device
-        )

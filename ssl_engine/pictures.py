@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -39,25 +41,55 @@ def grid_png(images: Tensor, columns: int, max_side: int) -> bytes:
     return buffer.getvalue()
 
 
-@torch.no_grad()
+EPOCH_SAMPLES = 64  # images drawn for each epoch's picture
+EPOCH_RECONSTRUCTIONS = 8  # images reconstructed for each epoch's picture
+EPOCH_PICTURE_SIDE = 512  # pixels, the longer side of an epoch's picture
+
+
+@contextmanager
+def _evaluated(method: Method, seed: int) -> Iterator[Method]:
+    """``method`` in eval mode without gradients, its random draws following ``seed``;
+    its mode and the global random state are restored afterwards."""
+    was_training = method.training
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=_devices_of(method)):
+            torch.manual_seed(seed)
+            yield method.eval()
+    finally:
+        method.train(was_training)
+
+
+def _devices_of(method: Method) -> list[int]:
+    """The CUDA devices whose random state a draw on ``method`` may use."""
+    return sorted({p.device.index or 0 for p in method.parameters() if p.is_cuda})
+
+
 def samples_png(method: Method, count: int, seed: int, max_side: int) -> bytes:
     """A square-ish grid of ``count`` images the model draws from its prior."""
     if not method.generates:
         raise ValueError(f"{method.name} does not generate images")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        images = method.eval().sample(count)  # (N, 3, S, S)
+    with _evaluated(method, seed) as model:
+        images = model.sample(count)  # (N, 3, S, S)
     return grid_png(images, columns=math.ceil(math.sqrt(count)), max_side=max_side)
 
 
-@torch.no_grad()
 def reconstructions_png(method: Method, images: Tensor, seed: int, max_side: int) -> bytes:
     """(N, 3, S, S) images -> rows of (what the model was given | what it made of it)
     pairs, up to 8 pairs a row."""
     if not method.reconstructs:
         raise ValueError(f"{method.name} does not reconstruct images")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        given, made = method.eval().reconstruct(images)  # (N, 3, S, S) each
+    device = next(method.parameters()).device
+    with _evaluated(method, seed) as model:
+        given, made = model.reconstruct(images.to(device))  # (N, 3, S, S) each
     pairs = torch.stack([given, made], dim=1).flatten(0, 1)  # (2N, 3, S, S): given, made, ...
     return grid_png(pairs, columns=2 * min(len(images), 8), max_side=max_side)
+
+
+def epoch_picture_png(method: Method, images: Tensor) -> bytes:
+    """What a job shows of an epoch: 64 samples (a generative method), else the
+    reconstructions of the first 8 of ``images`` (N, 3, S, S); the same seed every epoch,
+    so successive pictures differ only by what the model learned."""
+    if method.generates:
+        return samples_png(method, EPOCH_SAMPLES, seed=0, max_side=EPOCH_PICTURE_SIDE)
+    chosen = images[:EPOCH_RECONSTRUCTIONS]
+    return reconstructions_png(method, chosen, seed=0, max_side=EPOCH_PICTURE_SIDE)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -303,10 +303,12 @@ def train(
     hooks: TrainerHooks = NullHooks(),
     device: torch.device | None = None,
     evaluator: EpochEvaluator | None = None,
+    epoch_end: Callable[[int, Method], None] | None = None,
 ) -> TrainResult:
     """Train ``method`` on ``loader``, resuming from ``checkpoint_dir`` if it holds a run.
 
-    ``evaluator``'s metrics (e.g. ``knn_top1``) are logged at the last step of each epoch.
+    ``evaluator``'s metrics (e.g. ``knn_top1``) are logged at the last step of each epoch;
+    then ``epoch_end(epoch, method)`` runs (the worker draws the epoch's pictures there).
 
     Raises NonFiniteLossError (naming the step) as soon as a loss is NaN or infinite.
     """
@@ -376,6 +378,8 @@ def train(
                 evaluated = evaluator.evaluate(method, device)
                 hooks.on_metrics(step, epoch, evaluated)
                 last_metrics.update(evaluated)
+            if epoch_done and epoch_end is not None:
+                epoch_end(epoch, method)
 
             # Position to continue from: the next batch of this epoch, or the next epoch.
             position = (epoch + 1, 0) if epoch_done else (epoch, step_in_epoch)

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from api.core.artifacts import checkpoints_dir
+from api.core.artifacts import checkpoints_dir, pictures_dir
 from api.core.persistence import jobs
 from api.core.persistence.db import session_scope
 from api.core.persistence.leases import lease_owner
@@ -30,9 +30,11 @@ from ssl_engine.data.loader import BatchLoader
 from ssl_engine.evaluation.online import KnnEvaluator, hold_out_for_knn
 from ssl_engine.factory import build_method
 from ssl_engine.parent_models import start_from_parent
+from ssl_engine.pictures import EPOCH_RECONSTRUCTIONS
 from ssl_engine.train_config import TrainConfig
 from ssl_engine.trainer import NonFiniteLossError, TrainResult, train
 from worker.db_retry import retry_final_write
+from worker.epoch_pictures import epoch_pictures
 from worker.heartbeat import StopReason, job_heartbeat
 from worker.job_data import JobImages, JobInputError, dataset_images, describe_skipped
 from worker.job_hooks import DatabaseHooks
@@ -166,8 +168,19 @@ def _train(settings: Settings, spec: JobSpec, hooks: DatabaseHooks) -> tuple[Tra
         checkpoints_kept=settings.keep_checkpoints,
     )
     checkpoint_dir = checkpoints_dir(settings, spec.tenant_id, spec.id)
+    epoch_end = None
+    if method.generates or method.reconstructs:  # a picture of each epoch for the job page
+        first_images, _ = next(loader.ordered(EPOCH_RECONSTRUCTIONS))  # (8, 3, S, S)
+        epoch_end = epoch_pictures(pictures_dir(settings, spec.tenant_id, spec.id), first_images)
     result = train(
-        method, loader, config, checkpoint_dir, hooks, device=device, evaluator=evaluator
+        method,
+        loader,
+        config,
+        checkpoint_dir,
+        hooks,
+        device=device,
+        evaluator=evaluator,
+        epoch_end=epoch_end,
     )
     return result, int(method.embed_dim)
 

@@ -36,6 +36,23 @@ def checkpoints_dir(settings: Settings, tenant_id: str, job_id: str) -> Path:
     return job_dir(settings, tenant_id, job_id) / "checkpoints"
 
 
+def pictures_dir(settings: Settings, tenant_id: str, job_id: str) -> Path:
+    """Where a job whose method makes images keeps one PNG per epoch."""
+    return job_dir(settings, tenant_id, job_id) / "pictures"
+
+
+def picture_path(folder: Path, epoch: int) -> Path:
+    return folder / f"epoch-{epoch:05d}.png"
+
+
+def picture_epochs(folder: Path) -> list[int]:
+    """The epochs (0-based) that have a picture in ``folder``, in order."""
+    if not folder.is_dir():
+        return []
+    found = (path.stem.removeprefix("epoch-") for path in folder.glob("epoch-*.png"))
+    return sorted(int(epoch) for epoch in found if epoch.isdigit())
+
+
 def model_dir(settings: Settings, tenant_id: str, model_id: str) -> Path:
     return tenant_dir(settings, tenant_id) / "models" / model_id
 

@@ -132,7 +132,12 @@ class JobOut(BaseModel):
     max_wall_seconds: int | None = Field(description="Running time allowed; null: no limit.")
     model_id: str | None
     stored_bytes: int = Field(
-        description="Bytes its checkpoints take on disk (its model counts on the model)."
+        description="Bytes its checkpoints and pictures take on disk (its model counts on "
+        "the model)."
+    )
+    pictures: list[int] = Field(
+        description="Epochs (0-based) with a picture at GET /v1/jobs/{id}/samples/{epoch}: "
+        "samples or reconstructions, for methods that make images."
     )
     created_at: datetime
     started_at: datetime | None

@@ -35,7 +35,8 @@ KEY_FREE = {"/health", "/ready", "/metrics", "/", "/static", "/openapi.json", "/
             "/docs/oauth2-redirect", "/redoc", "/docs-assets"}  # fmt: skip
 OBJECT_PARAMS = {"dataset_id", "job_id", "model_id", "evaluation_id", "embedding_id"}
 ADMIN_PARAMS = {"key_id", "tenant_id"}
-OTHER_PARAMS = {"name"}  # /v1/methods/{name}: the server's catalogue, not a tenant's object
+# /v1/methods/{name}: the server's catalogue; {epoch}: a number within a job, not an object
+OTHER_PARAMS = {"name", "epoch"}
 PARAM = re.compile(r"{(\w+)}")
 
 
@@ -127,6 +128,7 @@ def ids(owner: TestClient, settings: Settings, tmp_path: Path) -> dict[str, str]
         "evaluation_id": evaluation.json()["id"],
         "embedding_id": embedding.json()["id"],
         "name": "simclr",
+        "epoch": "0",
         "key_id": "0" * 32,
         "tenant_id": "someone",
     }

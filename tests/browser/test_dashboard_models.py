@@ -62,9 +62,7 @@ def test_a_model_is_trained_from_its_page_and_the_child_draws_its_ancestry(
         assert chain.get_by_role("link").count() == 0
 
 
-def test_a_generative_models_page_shows_samples_and_reconstructs_a_picked_image(
-    service: Service, tmp_path: Path
-) -> None:
+def test_a_generative_job_and_model_show_their_pictures(service: Service, tmp_path: Path) -> None:
     client = service.client()
     folder = make_image_folder(tmp_path / "images")
     dataset = register_folder(client, folder, "pictures")
@@ -72,14 +70,22 @@ def test_a_generative_models_page_shows_samples_and_reconstructs_a_picked_image(
         "/v1/jobs",
         json={
             **TINY_JOB, "method": "vae", "backbone": "conv_small", "dataset_id": dataset,
-            "epochs": 1,
+            "epochs": 2,
         },
     )  # fmt: skip
     assert answer.status_code == 201, answer.text
     job = wait_for_job(client, str(answer.json()["id"]), timeout=180)
     assert job["status"] == "succeeded", job
     with browser_page(tmp_path, service.api_key) as page:
+        page.goto(f"{service.base_url}/#/jobs/{job['id']}")
+        last_epoch = page.get_by_role("img", name="what the model made after epoch 2")
+        last_epoch.wait_for(timeout=30_000)
+        assert last_epoch.evaluate("img => img.complete && img.naturalWidth") == 8 * 18 + 2
+        page.get_by_label("Epoch", exact=True).select_option("0")
+        page.get_by_role("img", name="what the model made after epoch 1").wait_for()
+
         page.goto(f"{service.base_url}/#/models/{job['model_id']}")
+        page.get_by_role("img", name="what the model made after epoch 2").wait_for()
         samples = page.get_by_role("img", name="64 samples drawn with seed 0")
         samples.wait_for(timeout=30_000)
         assert samples.evaluate("img => img.complete && img.naturalWidth") == 8 * 18 + 2

@@ -7,11 +7,12 @@ import json
 import shutil
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.responses import FileResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.core.artifacts import job_dir
+from api.core.artifacts import job_dir, picture_path, pictures_dir
 from api.core.persistence import deletion, jobs, metrics, trained_models
 from api.core.persistence.recipes import recipe_columns
 from api.core.persistence.tables import FINISHED_STATUSES, Job, JobStatus
@@ -168,6 +169,25 @@ def get_metrics(
             MetricPoint(step=row.step, epoch=row.epoch, value=row.value)
         )
     return MetricSeries(job_id=job_id, series=series)
+
+
+@router.get(
+    "/{job_id}/samples/{epoch}",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "A PNG grid."}, 404: ERROR},
+)
+def get_picture(
+    job_id: str,
+    epoch: Annotated[int, Path(ge=0, le=MAX_SQL_INT)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """The picture of an epoch (0-based): samples or reconstructions, see ``pictures``."""
+    job = get_job_or_404(session, job_id)
+    picture = picture_path(pictures_dir(settings, job.tenant_id, job.id), epoch)
+    if not picture.is_file():
+        raise ApiError(404, "picture_not_found", f"job {job_id} has no picture of epoch {epoch}")
+    return FileResponse(picture, media_type="image/png")
 
 
 @router.get("/{job_id}/events", response_model=list[JobEventOut])

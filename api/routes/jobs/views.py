@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
+from api.core.artifacts import picture_epochs, pictures_dir
 from api.core.persistence import datasets, jobs
 from api.core.persistence.tables import Job, JobStatus
 from api.core.settings import Settings
@@ -20,7 +21,10 @@ def jobs_out(session: Session, settings: Settings, rows: Sequence[Job]) -> list[
     deleted = datasets.deleted_among(session, (job.dataset_id for job in rows))
     return [
         job_out(
-            job, stored_bytes=job_bytes(settings, job), dataset_deleted=job.dataset_id in deleted
+            job,
+            stored_bytes=job_bytes(settings, job),
+            dataset_deleted=job.dataset_id in deleted,
+            pictures=picture_epochs(pictures_dir(settings, job.tenant_id, job.id)),
         )
         for job in rows
     ]
@@ -30,7 +34,7 @@ def one_job_out(session: Session, settings: Settings, job: Job) -> JobOut:
     return jobs_out(session, settings, [job])[0]
 
 
-def job_out(job: Job, *, stored_bytes: int, dataset_deleted: bool) -> JobOut:
+def job_out(job: Job, *, stored_bytes: int, dataset_deleted: bool, pictures: list[int]) -> JobOut:
     fraction = job.step / job.total_steps if job.total_steps else 0.0
     if job.status == JobStatus.SUCCEEDED:
         fraction = 1.0
@@ -65,6 +69,7 @@ def job_out(job: Job, *, stored_bytes: int, dataset_deleted: bool) -> JobOut:
         max_wall_seconds=job.max_wall_seconds,
         model_id=job.model_id,
         stored_bytes=stored_bytes,
+        pictures=pictures,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -9,6 +9,7 @@ import {
   bytes, datasetLabel, dateTime, duration, imagesPerSecond, number, shortId,
 } from "../format.js";
 import { follow } from "../live.js";
+import { epochPictures } from "../pictures.js";
 import {
   FINISHED, definitions, errorBox, liveIndicator, notice, progressCell, statusBadge,
 } from "../widgets.js";
@@ -87,7 +88,8 @@ export async function jobView(main, { params: [jobId], signal }) {
   const charts = h("div", { class: "charts" });
   const events = h("ol", { class: "timeline" });
   const settings = h("section", { class: "panel", "aria-labelledby": "job-settings" });
-  main.append(head, message, summary,
+  const pictures = epochPictures(jobId, "job-pictures");
+  main.append(head, message, summary, pictures.section,
     h("section", { "aria-labelledby": "job-curves" }, h("h2", { id: "job-curves" }, "Curves"), charts),
     h("div", { class: "columns" },
       h("section", { class: "panel", "aria-labelledby": "job-events" }, h("h2", { id: "job-events" }, "Events"), events),
@@ -148,6 +150,7 @@ export async function jobView(main, { params: [jobId], signal }) {
           .map(([k, v]) => [`latest ${k}`, number(v, 4)]),
       ]));
     fill(settings, h("h2", { id: "job-settings" }, "Hyperparameters"), settingsTable(job));
+    pictures.update(job.pictures);
   };
 
   let drawPending = false;

@@ -1,10 +1,11 @@
 // #/models/<id>: what the model is, its downloads, an embed-an-image box with nearest
 // neighbours in its training set, a 2-D map of that set's embeddings, and delete.
 
-import { download, getJson, hasRoute, postForm, postJson, send } from "../api.js";
+import { download, getJson, hasRoute, postForm, postJson } from "../api.js";
 import { deleteButton } from "../delete.js";
 import { fill, h, uid } from "../dom.js";
 import { bytes, datasetLabel, dateTime, number, shortId } from "../format.js";
+import { epochPictures, showPicture } from "../pictures.js";
 import { scatterMap } from "../scatter.js";
 import { definitions, errorBox, notice, statusBadge } from "../widgets.js";
 
@@ -157,17 +158,6 @@ async function mapPanel(model, signal) {
   return section;
 }
 
-/** A PNG the API draws, shown in ``slot`` (or the error that came instead). */
-async function showPicture(slot, path, init, alt) {
-  fill(slot, notice("Drawing…"));
-  try {
-    const response = await send(path, init);
-    fill(slot, h("img", { class: "picture-grid", src: URL.createObjectURL(await response.blob()), alt }));
-  } catch (error) {
-    fill(slot, errorBox(error));
-  }
-}
-
 function base64Of(file) {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
@@ -272,7 +262,12 @@ export async function modelView(main, { params: [modelId], signal }) {
     getJson(`/v1/methods/${model.method}`, { signal }).catch(() => null),
   ]);
   if (canExport) main.append(exportsPanel(model));
-  if (method && (method.generates || method.reconstructs)) main.append(picturesPanel(model, method));
+  if (method && (method.generates || method.reconstructs)) {
+    main.append(picturesPanel(model, method));
+    const training = epochPictures(model.job_id, uid("training-pictures"), "Pictures during training");
+    main.append(training.section);
+    getJson(`/v1/jobs/${model.job_id}`, { signal }).then((job) => training.update(job.pictures)).catch(() => {});
+  }
   let searchable = false;
   const columns = h("div", { class: "columns" }, embedPanel(model, () => searchable));
   main.append(columns);

@@ -128,10 +128,10 @@ class Method(nn.Module):
     paper: ClassVar[str]
     hyperparameters_model: ClassVar[type[Hyperparameters]]
     optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults()
-    # Backbone names this method accepts; the API answers 422 for others.
     parent_role: ClassVar[ParentRole] = ParentRole.WARM_START
     generates: ClassVar[bool] = False  # draws images from a prior: ``sample``
     reconstructs: ClassVar[bool] = False  # shows what it makes of an input: ``reconstruct``
+    # Backbone names this method accepts; the API answers 422 for others.
     allowed_backbones: ClassVar[tuple[str, ...]] = ("tiny_cnn", "resnet18", "resnet34", "resnet50")
     default_backbone: ClassVar[str] = "resnet18"
 

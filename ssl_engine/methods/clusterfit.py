@@ -126,6 +126,7 @@ class ClusterFit(JointEmbeddingMethod):
     def on_epoch_start(self, context: EpochContext) -> None:
         """Once (labels are kept, also across a resume): k-means on the parent's features."""
         if self.pseudo_labels.shape[0] == context.dataset_size:
+            self._teacher.clear()  # labelled already (a resumed run): the parent can go
             return
         if not self._teacher:
             raise RuntimeError(

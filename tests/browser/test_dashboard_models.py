@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.browser import browser_page
-from tests.browser.test_dashboard_delete import TINY_JOB, submit
+from tests.browser.test_dashboard_delete import TINY_JOB
 from tests.image_folders import make_image_folder
 from tests.integration.services import Service, register_folder, running_service, wait_for_job
 
@@ -24,59 +24,20 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         yield running
 
 
-def test_a_model_is_trained_from_its_page_and_the_child_draws_its_ancestry(
+def test_pictures_training_from_a_model_and_the_chain_of_models(
     service: Service, tmp_path: Path
 ) -> None:
     client = service.client()
-    dataset = register_folder(client, make_image_folder(tmp_path / "images"), "lineage")
-    parent_job = wait_for_job(client, submit(service, dataset, epochs=1), timeout=180)
-    parent = str(parent_job["model_id"])
-    with browser_page(tmp_path, service.api_key) as page:
-        # "Train from this model": the form names the parent and takes its backbone and size
-        page.goto(f"{service.base_url}/#/models/{parent}")
-        page.get_by_role("link", name="Train from this model").click()
-        assert page.get_by_label("Start from model").input_value() == parent
-        assert page.get_by_label("Backbone").input_value() == "tiny_cnn"
-        assert page.locator("[name=image_size]").input_value() == "16"
-        page.get_by_label("Method").select_option("byol")
-        assert page.get_by_label("Backbone").input_value() == "tiny_cnn"  # kept for byol too
-        page.locator("[name=epochs]").fill("1")
-        page.locator("[name=batch_size]").fill("8")
-        page.get_by_role("button", name="Submit").click()
-        page.wait_for_url(re.compile(r"#/jobs/\w+$"))
-        child_job_id = page.url.rsplit("/", 1)[1]
-        page.get_by_role("link", name=f"model {parent[:8]}").wait_for(timeout=30_000)
-        child_job = wait_for_job(client, child_job_id, timeout=180)
-        assert (child_job["status"], child_job["parent_model_id"]) == ("succeeded", parent)
-        child = str(child_job["model_id"])
-
-        page.goto(f"{service.base_url}/#/models/{child}")
-        chain = page.get_by_role("list", name="ancestors, parent first")
-        chain.get_by_role("link", name=f"simclr {parent[:8]}").click()
-        page.wait_for_url(re.compile(f"#/models/{parent}$"))
-
-        assert client.delete(f"/v1/models/{parent}").status_code == 204
-        page.goto(f"{service.base_url}/#/models/{child}")
-        chain = page.get_by_role("list", name="ancestors, parent first")
-        chain.get_by_text(f"simclr {parent[:8]} (deleted)").wait_for()
-        assert chain.get_by_role("link").count() == 0
-
-
-def test_a_generative_job_and_model_show_their_pictures(service: Service, tmp_path: Path) -> None:
-    client = service.client()
     folder = make_image_folder(tmp_path / "images")
     dataset = register_folder(client, folder, "pictures")
-    answer = client.post(
-        "/v1/jobs",
-        json={
-            **TINY_JOB, "method": "vae", "backbone": "conv_small", "dataset_id": dataset,
-            "epochs": 2,
-        },
-    )  # fmt: skip
+    vae = {**TINY_JOB, "method": "vae", "backbone": "conv_small", "dataset_id": dataset}
+    answer = client.post("/v1/jobs", json={**vae, "epochs": 2})
     assert answer.status_code == 201, answer.text
     job = wait_for_job(client, str(answer.json()["id"]), timeout=180)
     assert job["status"] == "succeeded", job
+    parent = str(job["model_id"])
     with browser_page(tmp_path, service.api_key) as page:
+        # the job page: one picture per epoch, the newest shown, an earlier one on request
         page.goto(f"{service.base_url}/#/jobs/{job['id']}")
         last_epoch = page.get_by_role("img", name="what the model made after epoch 2")
         last_epoch.wait_for(timeout=30_000)
@@ -84,7 +45,8 @@ def test_a_generative_job_and_model_show_their_pictures(service: Service, tmp_pa
         page.get_by_label("Epoch", exact=True).select_option("0")
         page.get_by_role("img", name="what the model made after epoch 1").wait_for()
 
-        page.goto(f"{service.base_url}/#/models/{job['model_id']}")
+        # the model page: its job's pictures, samples, and the reconstruction of a picked image
+        page.goto(f"{service.base_url}/#/models/{parent}")
         page.get_by_role("img", name="what the model made after epoch 2").wait_for()
         samples = page.get_by_role("img", name="64 samples drawn with seed 0")
         samples.wait_for(timeout=30_000)
@@ -95,3 +57,30 @@ def test_a_generative_job_and_model_show_their_pictures(service: Service, tmp_pa
         pair = page.get_by_role("img", name=re.compile("what the model was given"))
         pair.wait_for(timeout=30_000)
         assert pair.evaluate("img => img.complete && img.naturalWidth") == 2 * 18 + 2
+
+        # "Train from this model": the form names the parent and takes its backbone and size
+        page.get_by_role("link", name="Train from this model").click()
+        assert page.get_by_label("Start from model").input_value() == parent
+        page.get_by_label("Method").select_option("dae")
+        assert page.get_by_label("Backbone").input_value() == "conv_small"
+        assert page.locator("[name=image_size]").input_value() == "16"
+        page.locator("[name=epochs]").fill("1")
+        page.locator("[name=batch_size]").fill("8")
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_url(re.compile(r"#/jobs/\w+$"))
+        child_job_id = page.url.rsplit("/", 1)[1]
+        page.get_by_role("link", name=f"model {parent[:8]}").wait_for(timeout=30_000)
+        child_job = wait_for_job(client, child_job_id, timeout=180)
+        assert (child_job["status"], child_job["parent_model_id"]) == ("succeeded", parent)
+        child = str(child_job["model_id"])
+
+        # the child's page draws the chain; a deleted ancestor is named, not linked
+        page.goto(f"{service.base_url}/#/models/{child}")
+        chain = page.get_by_role("list", name="ancestors, parent first")
+        chain.get_by_role("link", name=f"vae {parent[:8]}").click()
+        page.wait_for_url(re.compile(f"#/models/{parent}$"))
+        assert client.delete(f"/v1/models/{parent}").status_code == 204
+        page.goto(f"{service.base_url}/#/models/{child}")
+        chain = page.get_by_role("list", name="ancestors, parent first")
+        chain.get_by_text(f"vae {parent[:8]} (deleted)").wait_for()
+        assert chain.get_by_role("link").count() == 0

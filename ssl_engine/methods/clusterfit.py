@@ -21,8 +21,9 @@ served model never needs it. Recipe as VISSL's (``clusterfit_resnet_8gpu_imagene
 and ``cluster_features_resnet_8gpu_rotation_in1k.yaml``): 50 k-means iterations, a
 linear head on the pooled features, SGD 0.1 per 256 images, momentum 0.9, weight decay
 1e-4, a warm-up of 5 of its 105 epochs; its step schedule is the cosine every method
-here uses, its 16,000 clusters for ImageNet follow DeepCluster's size-aware rule, and
-the k-means is spherical (cosine), as the kNN evaluation compares features.
+here uses; its 16,000 clusters for ImageNet become 80 images per cluster (at most 3,000
+by default), and the k-means is spherical (cosine), as the kNN evaluation compares
+features.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ from ssl_engine.methods.deepcluster import (
 from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 
 
+# The paper's 16,000 clusters of ImageNet's 1.28 M images: 80 images per cluster.
+IMAGES_PER_CLUSTER = 80
+
+
 class ClusterFitHyperparameters(Hyperparameters):
     """ClusterFit's knobs: the number of clusters and the k-means effort."""
 
@@ -63,9 +68,9 @@ class ClusterFitHyperparameters(Hyperparameters):
         ge=2,
         le=MAX_CLUSTERS,
         description=(
-            "k of k-means over the parent's features; None: min(3000, dataset size / 10), "
-            "DeepCluster's rule (the paper: 16,000 for ImageNet's 1.28 M images). Capped "
-            "at the dataset size."
+            "k of k-means over the parent's features; None: min(3000, dataset size / 80), "
+            "the paper's 80 images per cluster (16,000 for ImageNet's 1.28 M images; set "
+            "it for more than 3,000). Capped at the dataset size."
         ),
     )
     kmeans_iterations: int = Field(
@@ -120,7 +125,9 @@ class ClusterFit(JointEmbeddingMethod):
         self._teacher[:] = [parent.eval()]
 
     def clusters_for(self, dataset_size: int) -> int:
-        return cluster_count(self.hparams.num_clusters, dataset_size)
+        return cluster_count(
+            self.hparams.num_clusters, dataset_size, per_cluster=IMAGES_PER_CLUSTER
+        )
 
     @torch.no_grad()
     def on_epoch_start(self, context: EpochContext) -> None:

@@ -59,11 +59,13 @@ DEFAULT_MAX_CLUSTERS = 3000  # v2's K, the default's ceiling
 IMAGES_PER_CLUSTER = 10  # the default's floor on images per cluster
 
 
-def cluster_count(wanted: int | None, dataset_size: int) -> int:
-    """k-means' K for ``dataset_size`` items: ``wanted``, or when None min(3000, N / 10)
-    (at least 2); never more than the dataset size."""
+def cluster_count(
+    wanted: int | None, dataset_size: int, *, per_cluster: int = IMAGES_PER_CLUSTER
+) -> int:
+    """k-means' K for ``dataset_size`` items: ``wanted``, or when None min(3000, N /
+    ``per_cluster``) (at least 2); never more than the dataset size."""
     if wanted is None:
-        wanted = max(2, min(DEFAULT_MAX_CLUSTERS, dataset_size // IMAGES_PER_CLUSTER))
+        wanted = max(2, min(DEFAULT_MAX_CLUSTERS, dataset_size // per_cluster))
     return min(wanted, dataset_size)
 
 

@@ -99,3 +99,11 @@ def test_the_parent_labels_once_and_is_never_part_of_the_child() -> None:
 def test_without_a_parent_the_first_epoch_says_what_is_missing() -> None:
     with pytest.raises(RuntimeError, match="parent model"):
         _clusterfit().on_epoch_start(_context(_two_colours()[0]))
+
+
+def test_the_default_cluster_count_keeps_the_papers_80_images_per_cluster() -> None:
+    method = build_method(Recipe("clusterfit", "tiny_cnn", SIZE))
+    assert isinstance(method, ClusterFit)
+    assert method.clusters_for(5_000) == 62
+    assert method.clusters_for(1_281_167) == 3_000  # the default's ceiling
+    assert method.clusters_for(100) == 2

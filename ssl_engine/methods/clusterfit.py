@@ -55,7 +55,6 @@ from ssl_engine.methods.deepcluster import (
 )
 from ssl_engine.methods.joint_embedding import JointEmbeddingMethod
 
-
 # The paper's 16,000 clusters of ImageNet's 1.28 M images: 80 images per cluster.
 IMAGES_PER_CLUSTER = 80
 
